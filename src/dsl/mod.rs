@@ -1,0 +1,14 @@
+//! The dialplan language: grammar, syntax tree, checks, and the compiled [`Plan`].
+
+pub mod ast;
+pub mod compile;
+pub mod diagnostic;
+pub mod parse;
+pub mod pattern;
+pub mod plan;
+pub mod span;
+pub mod value;
+
+pub use compile::{compile_str, load};
+pub use diagnostic::{Diagnostic, Failure, Severity};
+pub use plan::Plan;

@@ -1,0 +1,303 @@
+//! A checked plan: what the engine runs. Rule bodies are lowered to flat op lists
+//! with jumps, so a call leg is just a program and a position, easy to suspend.
+
+use super::ast::{Expr, Object, OwnerKind, Unlocker};
+use super::diagnostic::Diagnostic;
+use super::pattern::Pattern;
+use super::span::{SourceMap, Span};
+use super::value::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A loaded, checked dialplan.
+#[derive(Debug)]
+pub struct Plan {
+    /// The files it came from.
+    pub sources: SourceMap,
+    /// Settings and their defaults.
+    pub settings: BTreeMap<String, Value>,
+    /// PIN policies, indexed by [`PolicyId`].
+    pub policies: Vec<Policy>,
+    /// Classes of service by number.
+    pub classes: BTreeMap<u32, Class>,
+    /// Rules, by kind, in order.
+    pub rules: Rules,
+    /// Lowered rule bodies, indexed by [`Rule::program`].
+    pub programs: Vec<Program>,
+    /// Rhai hooks by name.
+    pub hooks: BTreeMap<String, HookCode>,
+    /// Findings that did not stop the plan from loading.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Index into [`Plan::policies`].
+pub type PolicyId = usize;
+
+/// The four rule lists.
+#[derive(Debug, Default)]
+pub struct Rules {
+    /// Digits dialed by an extension.
+    pub dial: Vec<Rule>,
+    /// Calls from outside.
+    pub inbound: Vec<Rule>,
+    /// Calls reaching an extension.
+    pub incoming: Vec<Rule>,
+    /// Digits pressed during an established call.
+    pub incall: Vec<Rule>,
+}
+
+/// A rule: matcher, guard, program.
+#[derive(Debug)]
+pub struct Rule {
+    /// What the rule takes.
+    pub matcher: Matcher,
+    /// `when COND`.
+    pub guard: Option<Expr>,
+    /// Index into [`Plan::programs`].
+    pub program: usize,
+    /// The rule's head.
+    pub span: Span,
+}
+
+/// What a rule matches.
+#[derive(Debug)]
+pub enum Matcher {
+    /// Everything.
+    Any,
+    /// A configured extension.
+    Extension,
+    /// A member of a list setting.
+    In(String),
+    /// A dial pattern.
+    Pattern(Pattern),
+}
+
+/// A secret policy (PG-1).
+#[derive(Debug)]
+pub struct Policy {
+    /// Its name in the plan.
+    pub name: String,
+    /// Who owns the secret.
+    pub owner: OwnerKind,
+    /// Which secret (`password`, `voicemail`, `pin`).
+    pub secret: String,
+    /// Shortest allowed secret.
+    pub min_len: u32,
+    /// Longest allowed secret.
+    pub max_len: u32,
+    /// Wrong entries in one call before the call ends.
+    pub attempts: u32,
+    /// When the secret locks.
+    pub lockout: Lockout,
+    /// Who may unlock it from a phone.
+    pub unlock_by: Unlocker,
+    /// Whether unlocking clears the secret.
+    pub unlock_clears: bool,
+    /// The policy item.
+    pub span: Span,
+}
+
+/// When failures lock a secret.
+#[derive(Debug)]
+pub enum Lockout {
+    /// Never.
+    Off,
+    /// After `threshold` failures, counted across calls unless `per_call`,
+    /// and only while `when` holds.
+    After { threshold: Expr, per_call: bool, when: Option<Expr> },
+}
+
+/// A class of service (VC-7).
+#[derive(Debug)]
+pub struct Class {
+    /// Its number.
+    pub number: u32,
+    /// Its description.
+    pub label: String,
+    /// `allow` (true) and `deny` (false) patterns.
+    pub lines: Vec<(bool, Pattern)>,
+}
+
+impl Class {
+    /// Whether a number (outside prefix already stripped) may be dialed: the most
+    /// specific matching pattern decides, a tie goes to `deny`, no match denies.
+    pub fn permits(&self, number: &str) -> bool {
+        let mut best: Option<&(bool, Pattern)> = None;
+        for line in self.lines.iter().filter(|(_, p)| p.matches(number).is_some()) {
+            best = match best {
+                None => Some(line),
+                Some(cur) => match line.1.specificity_cmp(&cur.1) {
+                    std::cmp::Ordering::Less => Some(line),
+                    std::cmp::Ordering::Equal if !line.0 => Some(line),
+                    _ => Some(cur),
+                },
+            };
+        }
+        best.is_some_and(|(allow, _)| *allow)
+    }
+}
+
+/// Rhai source for a hook, with where it came from.
+#[derive(Debug, Clone)]
+pub struct HookCode {
+    /// The hook's name.
+    pub name: String,
+    /// The Rhai code.
+    pub code: String,
+    /// The file the code is in.
+    pub path: PathBuf,
+    /// Line in `path` of the code's first line, minus one.
+    pub line_offset: usize,
+    /// The hook item, for messages.
+    pub span: Span,
+}
+
+/// A lowered rule body.
+#[derive(Debug, Default)]
+pub struct Program {
+    /// The ops.
+    pub ops: Vec<Op>,
+    /// The source of each op.
+    pub spans: Vec<Span>,
+}
+
+/// Extension state that `set` may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateField {
+    /// The terminal is blocked (PP).
+    Blocked,
+    /// Do not disturb.
+    Dnd,
+    /// Forward all calls.
+    ForwardAll,
+    /// Forward on busy.
+    ForwardBusy,
+    /// Forward on no answer.
+    ForwardNoAnswer,
+}
+
+impl StateField {
+    /// The field's dotted name.
+    pub fn name(self) -> &'static str {
+        match self {
+            StateField::Blocked => "blocked",
+            StateField::Dnd => "dnd",
+            StateField::ForwardAll => "forward.all",
+            StateField::ForwardBusy => "forward.busy",
+            StateField::ForwardNoAnswer => "forward.no_answer",
+        }
+    }
+
+    /// Looks a dotted name up.
+    pub fn from_name(name: &str) -> Option<StateField> {
+        [Self::Blocked, Self::Dnd, Self::ForwardAll, Self::ForwardBusy, Self::ForwardNoAnswer]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+}
+
+/// A secret as the program names it: an object and the policy that governs it.
+#[derive(Debug, Clone)]
+pub struct SecretTarget {
+    /// Whose secret (`caller`, `extension(m)`, `code(c)`).
+    pub object: Object,
+    /// The governing policy.
+    pub policy: PolicyId,
+}
+
+/// One step of a program.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Play a prompt.
+    Play { prompt: String, arg: Option<Expr> },
+    /// Play a tone.
+    Tone(String),
+    /// Play a prompt and collect digits into a variable.
+    Ask { prompt: String, var: String },
+    /// Check a secret; jump to one of three places.
+    Check { input: Expr, secret: SecretTarget, ok: usize, locked: usize, invalid: usize },
+    /// Go to an op.
+    Jump(usize),
+    /// Go to an op unless the condition holds.
+    JumpUnless(Expr, usize),
+    /// Change extension state.
+    Set { object: Object, field: StateField, value: Expr },
+    /// Bind a variable.
+    Let { var: String, value: Expr },
+    /// Open the outbound window for an extension.
+    GrantOutbound { object: Object, duration: Expr },
+    /// Lift a lockout.
+    Unlock(SecretTarget),
+    /// Deliver to an extension through the `incoming` rules.
+    Ring(Expr),
+    /// Ring the phone; continue after the timeout if nobody answers.
+    Alert { extension: Expr, timeout: Option<Expr> },
+    /// Leave through the trunk.
+    Outbound(Expr),
+    /// Leave a message.
+    Voicemail(Expr),
+    /// Refuse the call.
+    Reject(String),
+    /// End the call.
+    Hangup,
+    /// Try again from `target` while the policy's attempts last.
+    Retry { policy: PolicyId, target: usize, exhausted: Option<usize> },
+    /// Run the dial rules on new digits, optionally as a verification code.
+    Dial { number: Expr, as_code: Option<Expr> },
+    /// Count an event.
+    Tally { name: String, key: Expr },
+    /// Ask a hook for a decision.
+    Run(String),
+    /// Pause.
+    Wait(Expr),
+}
+
+/// Settings the engine itself reads, with their defaults when a plan omits them.
+pub const ENGINE_SETTINGS: &[&str] =
+    &["emergency", "numbering", "outside_prefix", "digit_timeout", "prompt_timeout", "disa"];
+
+/// Reasons a call may be rejected with (`sessions.md`).
+pub const REJECT_REASONS: &[&str] = &[
+    "blocked",
+    "dnd",
+    "blacklisted",
+    "restricted",
+    "pin-required",
+    "rate-limited",
+    "not-found",
+    "busy",
+    "unavailable",
+];
+
+/// Tones a plan may play.
+pub const TONES: &[&str] = &["confirm", "error", "dialtone", "ringback", "busy"];
+
+/// Fields of an extension that expressions may read.
+pub const EXTENSION_FIELDS: &[&str] = &[
+    "extension",
+    "exists",
+    "name",
+    "class",
+    "department",
+    "manager",
+    "spy",
+    "agent",
+    "mailbox_type",
+    "voicemail.enabled",
+    "password_protection.enabled",
+    "pin_protect.enabled",
+    "pin_protect.duration",
+    "blocked",
+    "dnd",
+    "forward.all",
+    "forward.busy",
+    "forward.no_answer",
+    "outbound_granted",
+    "outbound_grant_until",
+];
+
+/// Fields of a verification code that expressions may read.
+pub const CODE_FIELDS: &[&str] = &["code", "exists", "name", "class", "billing"];
+
+/// Hook points the engine calls by itself.
+pub const HOOK_POINTS: &[&str] = &["on-lockout", "before-outbound"];

@@ -1,0 +1,16 @@
+//! pbxctl: a PBX toolkit built around one dialplan language.
+//!
+//! Layers, lowest first; each imports only the ones above it in this list:
+//! `clock`, `dsl` (language), `directory` (provisioning data), `store` (SQLite),
+//! `hooks` (Rhai), `engine` (sans-IO call engine), `admin` (administrator actions),
+//! `session` (recorded-session runner), `cli` (the command line).
+
+pub mod clock;
+pub mod dsl;
+pub mod directory;
+pub mod store;
+pub mod hooks;
+pub mod engine;
+pub mod admin;
+pub mod session;
+pub mod cli;
