@@ -50,6 +50,19 @@ impl SourceFile {
     }
 }
 
+impl SourceFile {
+    /// Byte offset of a 1-based line and column (in characters), clamped to the text.
+    pub fn offset(&self, line: usize, col: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        self.text[start..]
+            .char_indices()
+            .nth(col.saturating_sub(1))
+            .map_or(self.text.len(), |(i, _)| start + i)
+    }
+}
+
 /// Every file a plan was read from, so spans can be shown.
 #[derive(Debug, Default, Clone)]
 pub struct SourceMap {

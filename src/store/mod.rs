@@ -1,1 +1,191 @@
-//! store
+//! The store: the only state shared between calls, the CLI and the server.
+//! The engine sees it through the [`Store`] trait; [`SqliteStore`] is the real one.
+
+pub mod schema;
+pub mod secret_hash;
+pub mod sqlite;
+
+pub use secret_hash::SecretHasher;
+pub use sqlite::SqliteStore;
+
+use crate::clock::Timestamp;
+use crate::directory::ExtensionEntry;
+use crate::dsl::ast::OwnerKind;
+use crate::dsl::plan::StateField;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened or migrated.
+    #[error("cannot open database {path}: {reason}")]
+    Open {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Another process held the database for longer than the busy timeout.
+    #[error("database stayed busy: {0}")]
+    Busy(String),
+    /// Anything else SQLite reported.
+    #[error("database error: {0}")]
+    Sql(String),
+}
+
+/// Result of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An extension: its provisioned configuration and its live state.
+#[derive(Debug, Clone)]
+pub struct ExtensionRecord {
+    /// The number.
+    pub number: String,
+    /// Configuration (secrets are not in here).
+    pub config: ExtensionEntry,
+    /// Live state.
+    pub state: ExtensionState,
+}
+
+/// What changes while the PBX runs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExtensionState {
+    /// Terminal blocked (PP).
+    pub blocked: bool,
+    /// Do not disturb.
+    pub dnd: bool,
+    /// Forward all calls to.
+    pub forward_all: Option<String>,
+    /// Forward on busy to.
+    pub forward_busy: Option<String>,
+    /// Forward on no answer to.
+    pub forward_no_answer: Option<String>,
+    /// End of the outbound window (PN).
+    pub outbound_grant_until: Option<Timestamp>,
+    /// Queue agent logged in.
+    pub agent_logged_in: bool,
+    /// Queue agent paused.
+    pub agent_paused: bool,
+}
+
+/// A verification code (VC-1), without its PIN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeRecord {
+    /// The code.
+    pub code: String,
+    /// Whose it is.
+    pub name: String,
+    /// Its class of service.
+    pub class: u32,
+    /// Billing code for call records.
+    pub billing: Option<String>,
+}
+
+/// Names one secret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SecretId {
+    /// Extension or code.
+    pub owner_kind: OwnerKind,
+    /// The extension number or code.
+    pub owner: String,
+    /// `password`, `voicemail`, `pin`.
+    pub kind: String,
+}
+
+/// A secret's stored state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecretRecord {
+    /// PHC hash, or `None` when unset or cleared.
+    pub hash: Option<String>,
+    /// Failures since the last success (PG-2).
+    pub failures: u32,
+    /// Locked out.
+    pub locked: bool,
+}
+
+/// One call record (CDR-1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord {
+    /// When the call started.
+    pub start: Timestamp,
+    /// Calling number.
+    pub from: String,
+    /// Dialed digits.
+    pub to: String,
+    /// Who finally took the call.
+    pub final_party: Option<String>,
+    /// Seconds connected.
+    pub duration: i64,
+    /// `internal`, `inbound` or `outbound`.
+    pub kind: String,
+    /// `answered`, `no-answer`, `busy`, `failed`, `rejected`.
+    pub status: String,
+    /// Reject reason.
+    pub reason: Option<String>,
+    /// The extension, or `code:<code>` (VC-2).
+    pub originator: String,
+    /// The physical extension when a code was used.
+    pub via: Option<String>,
+    /// Billing code.
+    pub billing: Option<String>,
+}
+
+/// One administrator action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// When.
+    pub at: Timestamp,
+    /// OS user.
+    pub user: String,
+    /// The command, e.g. `ext lock`.
+    pub action: String,
+    /// The extension or code.
+    pub target: String,
+    /// What happened.
+    pub result: String,
+}
+
+/// What the engine and the admin commands need from storage.
+pub trait Store {
+    /// An extension, if it exists.
+    fn extension(&self, number: &str) -> StoreResult<Option<ExtensionRecord>>;
+    /// All extension numbers, sorted.
+    fn extension_numbers(&self) -> StoreResult<Vec<String>>;
+    /// A verification code, if it exists.
+    fn code(&self, code: &str) -> StoreResult<Option<CodeRecord>>;
+    /// Changes one state field; returns whether the value changed.
+    fn set_state(&self, number: &str, field: StateField, value: StateValue) -> StoreResult<bool>;
+    /// Sets or clears the end of the outbound window.
+    fn set_outbound_grant(&self, number: &str, until: Option<Timestamp>) -> StoreResult<()>;
+    /// A secret's state; `None` if it was never set.
+    fn secret(&self, id: &SecretId) -> StoreResult<Option<SecretRecord>>;
+    /// Counts a failure, locking at `lock_at` failures; atomic. Returns the new state.
+    fn record_failure(&self, id: &SecretId, lock_at: Option<u32>) -> StoreResult<SecretRecord>;
+    /// Resets the failure count after a success.
+    fn record_success(&self, id: &SecretId) -> StoreResult<()>;
+    /// Lifts a lockout and resets failures; `clear` also removes the secret.
+    /// Returns whether anything changed.
+    fn unlock(&self, id: &SecretId, clear: bool) -> StoreResult<bool>;
+    /// Stores a new hash and resets failures and lockout.
+    fn set_secret(&self, id: &SecretId, hash: &str) -> StoreResult<()>;
+    /// Records an event for `tally`.
+    fn tally(&self, name: &str, key: &str, at: Timestamp) -> StoreResult<()>;
+    /// Counts events at or after `since`.
+    fn tally_since(&self, name: &str, key: &str, since: Timestamp) -> StoreResult<u32>;
+    /// Appends a call record.
+    fn write_call_record(&self, record: &CallRecord) -> StoreResult<()>;
+    /// All call records in order.
+    fn call_records(&self) -> StoreResult<Vec<CallRecord>>;
+    /// Appends an audit entry.
+    fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// All audit entries in order.
+    fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// A value for [`Store::set_state`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateValue {
+    /// For blocked and dnd.
+    Flag(bool),
+    /// For forward targets.
+    Target(Option<String>),
+}

@@ -1,0 +1,63 @@
+//! The database schema, as numbered migrations applied in order.
+
+/// Migrations; index + 1 is the schema version after applying it.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "
+    CREATE TABLE extensions (
+        number               TEXT PRIMARY KEY,
+        config               TEXT NOT NULL,
+        blocked              INTEGER NOT NULL DEFAULT 0,
+        dnd                  INTEGER NOT NULL DEFAULT 0,
+        forward_all          TEXT,
+        forward_busy         TEXT,
+        forward_no_answer    TEXT,
+        outbound_grant_until INTEGER,
+        agent_logged_in      INTEGER NOT NULL DEFAULT 0,
+        agent_paused         INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE codes (
+        code    TEXT PRIMARY KEY,
+        name    TEXT NOT NULL,
+        class   INTEGER NOT NULL,
+        billing TEXT
+    );
+    CREATE TABLE secrets (
+        owner_kind TEXT NOT NULL,
+        owner      TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        hash       TEXT,
+        failures   INTEGER NOT NULL DEFAULT 0,
+        locked     INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (owner_kind, owner, kind)
+    );
+    CREATE TABLE tallies (
+        name TEXT NOT NULL,
+        key  TEXT NOT NULL,
+        at   INTEGER NOT NULL
+    );
+    CREATE INDEX tallies_by_key ON tallies (name, key, at);
+    CREATE TABLE audit (
+        id     INTEGER PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        user   TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        result TEXT NOT NULL
+    );
+    CREATE TABLE cdr (
+        id          INTEGER PRIMARY KEY,
+        start       INTEGER NOT NULL,
+        caller      TEXT NOT NULL,
+        dialed      TEXT NOT NULL,
+        final       TEXT,
+        duration    INTEGER NOT NULL,
+        type        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        reason      TEXT,
+        originator  TEXT NOT NULL,
+        via         TEXT,
+        billing     TEXT
+    );
+    ",
+];

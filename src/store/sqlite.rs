@@ -1,0 +1,393 @@
+//! [`Store`] on SQLite: WAL, a busy timeout, short immediate transactions, and
+//! numbered migrations. The only module that sees rusqlite.
+
+use super::schema::MIGRATIONS;
+use super::*;
+use crate::directory::{Directory, ExtensionEntry};
+use crate::directory::entry::Forward;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use std::path::Path;
+use std::time::Duration as StdDuration;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn sql(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy(e.to_string()),
+        _ => StoreError::Sql(e.to_string()),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) a database file and brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let open_err = |e: rusqlite::Error| StoreError::Open { path: path.display().to_string(), reason: e.to_string() };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(StdDuration::from_secs(10)).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        let store = SqliteStore { conn };
+        store.migrate().map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
+        Ok(store)
+    }
+
+    /// A private in-memory database, for session replays and tests.
+    pub fn in_memory() -> StoreResult<SqliteStore> {
+        let conn = Connection::open_in_memory().map_err(sql)?;
+        let store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> StoreResult<()> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            self.write(|c| {
+                c.execute_batch(migration)?;
+                c.pragma_update(None, "user_version", (i + 1) as i64)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in an immediate transaction, so writers queue on the busy timeout
+    /// instead of failing midway with "database is locked".
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(sql)?;
+        let out = f(&tx).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(out)
+    }
+
+    /// Loads the directory: configuration always follows the file; secrets are
+    /// hashed in only where the database has none yet (a later pin-reset wins).
+    pub fn provision(&self, dir: &Directory, hasher: &SecretHasher) -> StoreResult<()> {
+        // Hash outside the transaction: hashing is the slow part.
+        let mut new_secrets = Vec::new();
+        for (number, entry) in &dir.extensions {
+            let e = &entry.value;
+            for (kind, value) in [("password", &e.password_protection.password), ("voicemail", &e.voicemail.pin)] {
+                if let Some(v) = value {
+                    let id = SecretId { owner_kind: OwnerKind::Extension, owner: number.clone(), kind: kind.into() };
+                    if self.secret(&id)?.and_then(|s| s.hash).is_none() {
+                        new_secrets.push((id, hasher.hash(v)));
+                    }
+                }
+            }
+        }
+        for (code, entry) in &dir.codes {
+            if let Some(pin) = &entry.value.pin {
+                let id = SecretId { owner_kind: OwnerKind::Code, owner: code.clone(), kind: "pin".into() };
+                if self.secret(&id)?.is_none() {
+                    new_secrets.push((id, hasher.hash(pin)));
+                }
+            }
+        }
+        self.write(|c| {
+            let numbers: Vec<&str> = dir.extensions.keys().map(String::as_str).collect();
+            let existing: Vec<String> =
+                c.prepare("SELECT number FROM extensions")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            for gone in existing.iter().filter(|n| !numbers.contains(&n.as_str())) {
+                c.execute("DELETE FROM extensions WHERE number = ?1", [gone])?;
+                c.execute("DELETE FROM secrets WHERE owner_kind = 'extension' AND owner = ?1", [gone])?;
+            }
+            for (number, entry) in &dir.extensions {
+                let e = &entry.value;
+                let config = serde_json::to_string(e).expect("extension config serializes");
+                c.execute(
+                    "INSERT INTO extensions (number, config) VALUES (?1, ?2)
+                     ON CONFLICT (number) DO UPDATE SET config = excluded.config",
+                    params![number, config],
+                )?;
+                if let Some(b) = e.blocked {
+                    c.execute("UPDATE extensions SET blocked = ?2 WHERE number = ?1", params![number, b])?;
+                }
+                if let Some(d) = e.dnd {
+                    c.execute("UPDATE extensions SET dnd = ?2 WHERE number = ?1", params![number, d])?;
+                }
+                if let Some(Forward { all, busy, no_answer }) = &e.forward {
+                    c.execute(
+                        "UPDATE extensions SET forward_all = ?2, forward_busy = ?3, forward_no_answer = ?4 WHERE number = ?1",
+                        params![number, all, busy, no_answer],
+                    )?;
+                }
+            }
+            for (code, entry) in &dir.codes {
+                let e = &entry.value;
+                c.execute(
+                    "INSERT INTO codes (code, name, class, billing) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (code) DO UPDATE SET name = excluded.name, class = excluded.class, billing = excluded.billing",
+                    params![code, e.name, e.class, e.billing],
+                )?;
+            }
+            for (id, hash) in &new_secrets {
+                c.execute(
+                    "INSERT INTO secrets (owner_kind, owner, kind, hash) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO UPDATE SET hash = excluded.hash WHERE hash IS NULL",
+                    params![id.owner_kind.as_str(), id.owner, id.kind, hash],
+                )?;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn ts(v: Option<i64>) -> Option<Timestamp> {
+    v.map(Timestamp)
+}
+
+impl Store for SqliteStore {
+    fn extension(&self, number: &str) -> StoreResult<Option<ExtensionRecord>> {
+        self.conn
+            .prepare_cached(
+                "SELECT config, blocked, dnd, forward_all, forward_busy, forward_no_answer,
+                        outbound_grant_until, agent_logged_in, agent_paused
+                 FROM extensions WHERE number = ?1",
+            )
+            .map_err(sql)?
+            .query_row([number], |r| {
+                let config: String = r.get(0)?;
+                let config: ExtensionEntry = serde_json::from_str(&config).unwrap_or_default();
+                Ok(ExtensionRecord {
+                    number: number.to_string(),
+                    config,
+                    state: ExtensionState {
+                        blocked: r.get(1)?,
+                        dnd: r.get(2)?,
+                        forward_all: r.get(3)?,
+                        forward_busy: r.get(4)?,
+                        forward_no_answer: r.get(5)?,
+                        outbound_grant_until: ts(r.get(6)?),
+                        agent_logged_in: r.get(7)?,
+                        agent_paused: r.get(8)?,
+                    },
+                })
+            })
+            .optional()
+            .map_err(sql)
+    }
+
+    fn extension_numbers(&self) -> StoreResult<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached("SELECT number FROM extensions ORDER BY number").map_err(sql)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)
+    }
+
+    fn code(&self, code: &str) -> StoreResult<Option<CodeRecord>> {
+        self.conn
+            .prepare_cached("SELECT name, class, billing FROM codes WHERE code = ?1")
+            .map_err(sql)?
+            .query_row([code], |r| {
+                Ok(CodeRecord { code: code.to_string(), name: r.get(0)?, class: r.get(1)?, billing: r.get(2)? })
+            })
+            .optional()
+            .map_err(sql)
+    }
+
+    fn set_state(&self, number: &str, field: StateField, value: StateValue) -> StoreResult<bool> {
+        let column = match field {
+            StateField::Blocked => "blocked",
+            StateField::Dnd => "dnd",
+            StateField::ForwardAll => "forward_all",
+            StateField::ForwardBusy => "forward_busy",
+            StateField::ForwardNoAnswer => "forward_no_answer",
+        };
+        let query = format!("UPDATE extensions SET {column} = ?2 WHERE number = ?1 AND {column} IS NOT ?2");
+        let changed = self.write(|c| match &value {
+            StateValue::Flag(b) => c.execute(&query, params![number, b]),
+            StateValue::Target(t) => c.execute(&query, params![number, t]),
+        })?;
+        Ok(changed > 0)
+    }
+
+    fn set_outbound_grant(&self, number: &str, until: Option<Timestamp>) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute("UPDATE extensions SET outbound_grant_until = ?2 WHERE number = ?1", params![number, until.map(|t| t.0)])
+        })?;
+        Ok(())
+    }
+
+    fn secret(&self, id: &SecretId) -> StoreResult<Option<SecretRecord>> {
+        self.conn
+            .prepare_cached("SELECT hash, failures, locked FROM secrets WHERE owner_kind = ?1 AND owner = ?2 AND kind = ?3")
+            .map_err(sql)?
+            .query_row(params![id.owner_kind.as_str(), id.owner, id.kind], |r| {
+                Ok(SecretRecord { hash: r.get(0)?, failures: r.get(1)?, locked: r.get(2)? })
+            })
+            .optional()
+            .map_err(sql)
+    }
+
+    fn record_failure(&self, id: &SecretId, lock_at: Option<u32>) -> StoreResult<SecretRecord> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO secrets (owner_kind, owner, kind, hash, failures) VALUES (?1, ?2, ?3, NULL, 1)
+                 ON CONFLICT DO UPDATE SET failures = failures + 1",
+                params![id.owner_kind.as_str(), id.owner, id.kind],
+            )?;
+            if let Some(n) = lock_at {
+                c.execute(
+                    "UPDATE secrets SET locked = 1 WHERE owner_kind = ?1 AND owner = ?2 AND kind = ?3 AND failures >= ?4",
+                    params![id.owner_kind.as_str(), id.owner, id.kind, n],
+                )?;
+            }
+            c.query_row(
+                "SELECT hash, failures, locked FROM secrets WHERE owner_kind = ?1 AND owner = ?2 AND kind = ?3",
+                params![id.owner_kind.as_str(), id.owner, id.kind],
+                |r| Ok(SecretRecord { hash: r.get(0)?, failures: r.get(1)?, locked: r.get(2)? }),
+            )
+        })
+    }
+
+    fn record_success(&self, id: &SecretId) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "UPDATE secrets SET failures = 0 WHERE owner_kind = ?1 AND owner = ?2 AND kind = ?3 AND failures != 0",
+                params![id.owner_kind.as_str(), id.owner, id.kind],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn unlock(&self, id: &SecretId, clear: bool) -> StoreResult<bool> {
+        let changed = self.write(|c| {
+            c.execute(
+                "UPDATE secrets SET locked = 0, failures = 0,
+                        hash = CASE WHEN ?4 THEN NULL ELSE hash END
+                 WHERE owner_kind = ?1 AND owner = ?2 AND kind = ?3
+                   AND (locked != 0 OR failures != 0 OR (?4 AND hash IS NOT NULL))",
+                params![id.owner_kind.as_str(), id.owner, id.kind, clear],
+            )
+        })?;
+        Ok(changed > 0)
+    }
+
+    fn set_secret(&self, id: &SecretId, hash: &str) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO secrets (owner_kind, owner, kind, hash) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO UPDATE SET hash = excluded.hash, failures = 0, locked = 0",
+                params![id.owner_kind.as_str(), id.owner, id.kind, hash],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn tally(&self, name: &str, key: &str, at: Timestamp) -> StoreResult<()> {
+        self.write(|c| c.execute("INSERT INTO tallies (name, key, at) VALUES (?1, ?2, ?3)", params![name, key, at.0]))?;
+        Ok(())
+    }
+
+    fn tally_since(&self, name: &str, key: &str, since: Timestamp) -> StoreResult<u32> {
+        self.conn
+            .prepare_cached("SELECT COUNT(*) FROM tallies WHERE name = ?1 AND key = ?2 AND at >= ?3")
+            .map_err(sql)?
+            .query_row(params![name, key, since.0], |r| r.get(0))
+            .map_err(sql)
+    }
+
+    fn write_call_record(&self, r: &CallRecord) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO cdr (start, caller, dialed, final, duration, type, status, reason, originator, via, billing)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![r.start.0, r.from, r.to, r.final_party, r.duration, r.kind, r.status, r.reason, r.originator, r.via, r.billing],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn call_records(&self) -> StoreResult<Vec<CallRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT start, caller, dialed, final, duration, type, status, reason, originator, via, billing FROM cdr ORDER BY id",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(CallRecord {
+                    start: Timestamp(r.get(0)?),
+                    from: r.get(1)?,
+                    to: r.get(2)?,
+                    final_party: r.get(3)?,
+                    duration: r.get(4)?,
+                    kind: r.get(5)?,
+                    status: r.get(6)?,
+                    reason: r.get(7)?,
+                    originator: r.get(8)?,
+                    via: r.get(9)?,
+                    billing: r.get(10)?,
+                })
+            })
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)
+    }
+
+    fn audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO audit (at, user, action, target, result) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![e.at.0, e.user, e.action, e.target, e.result],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT at, user, action, target, result FROM audit ORDER BY id").map_err(sql)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(AuditEntry { at: Timestamp(r.get(0)?), user: r.get(1)?, action: r.get(2)?, target: r.get(3)?, result: r.get(4)? })
+            })
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> SecretId {
+        SecretId { owner_kind: OwnerKind::Extension, owner: "102".into(), kind: "voicemail".into() }
+    }
+
+    #[test]
+    fn failures_lock_at_the_threshold_and_success_resets() {
+        let s = SqliteStore::in_memory().unwrap();
+        s.set_secret(&id(), "h").unwrap();
+        assert_eq!(s.record_failure(&id(), Some(3)).unwrap().failures, 1);
+        s.record_success(&id()).unwrap();
+        assert_eq!(s.secret(&id()).unwrap().unwrap().failures, 0);
+        for _ in 0..2 {
+            assert!(!s.record_failure(&id(), Some(3)).unwrap().locked);
+        }
+        let third = s.record_failure(&id(), Some(3)).unwrap();
+        assert!(third.locked);
+        assert_eq!(third.failures, 3);
+        assert!(s.unlock(&id(), false).unwrap());
+        assert!(!s.unlock(&id(), false).unwrap(), "second unlock is a no-op");
+        assert_eq!(s.secret(&id()).unwrap().unwrap().hash.as_deref(), Some("h"));
+        s.record_failure(&id(), None).unwrap();
+        s.unlock(&id(), true).unwrap();
+        assert_eq!(s.secret(&id()).unwrap().unwrap().hash, None);
+    }
+
+    #[test]
+    fn a_file_database_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pbx.db");
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            s.tally("disa-failure", "555", Timestamp(10)).unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.tally_since("disa-failure", "555", Timestamp(0)).unwrap(), 1);
+        assert_eq!(s.tally_since("disa-failure", "555", Timestamp(11)).unwrap(), 0);
+    }
+}
