@@ -1,1 +1,152 @@
-//! cli
+//! The command line: flags in, a validated action, exit codes out (see `cli.md`).
+
+mod admin_cmd;
+mod lint;
+mod run;
+mod test;
+
+use crate::admin::{CodeCommand, ExtCommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Exit codes shared by every command.
+pub mod exit {
+    /// Success, including idempotent no-ops.
+    pub const OK: i32 = 0;
+    /// The check failed: lint errors, failing sessions.
+    pub const FAILED: i32 = 1;
+    /// Bad usage or unreadable/invalid input.
+    pub const USAGE: i32 = 2;
+    /// Unknown extension or code.
+    pub const UNKNOWN: i32 = 3;
+    /// The database could not be opened or stayed busy.
+    pub const DATABASE: i32 = 4;
+}
+
+/// pbxctl: dialplans, recorded-session tests and PBX administration.
+#[derive(Debug, Parser)]
+#[command(name = "pbxctl", version, about, long_about = None, after_help = "Exit codes: 0 ok, 1 check failed, 2 bad input, 3 unknown extension or code, 4 database unavailable.")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats of `lint`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LintFormat {
+    /// rustc-style diagnostics.
+    Human,
+    /// One JSON document.
+    Json,
+    /// GitHub Actions annotations.
+    Github,
+}
+
+/// Output formats of `test`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TestFormat {
+    /// A line per session and a closing count.
+    Human,
+    /// One JSON document.
+    Json,
+    /// JUnit XML.
+    Junit,
+}
+
+/// Options every store-backed command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// The configuration file.
+    #[arg(long, default_value = "pbx.yaml", global = true)]
+    pub config: PathBuf,
+    /// The database, instead of the one the config names.
+    #[arg(long, global = true)]
+    pub db: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check dialplans and configuration files.
+    #[command(after_help = "Examples:\n  pbxctl lint dialplans/default.pbx\n  pbxctl lint --format json pbx.yaml")]
+    Lint {
+        /// Dialplans (.pbx) and configs (.yaml); default: ./pbx.yaml.
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: LintFormat,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Replay recorded sessions against a dialplan.
+    #[command(after_help = "Examples:\n  pbxctl test tests/sessions\n  pbxctl test tests/sessions --filter PP- --format junit")]
+    Test {
+        /// Session files or folders (searched recursively for .yaml).
+        #[arg(default_value = "tests/sessions")]
+        paths: Vec<PathBuf>,
+        /// Use this dialplan instead of each session's own.
+        #[arg(long)]
+        dialplan: Option<PathBuf>,
+        /// Only sessions whose name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: TestFormat,
+        /// Rewrite each session's `expect` steps from what happened.
+        #[arg(long)]
+        update: bool,
+    },
+    /// Serve the dialplan over SIP/RTP.
+    Run {
+        /// Store options.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Administer extensions.
+    Ext {
+        /// Store options.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The action.
+        #[command(subcommand)]
+        action: ExtCommand,
+    },
+    /// Administer verification codes.
+    Code {
+        /// Store options.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The action.
+        #[command(subcommand)]
+        action: CodeCommand,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    match cli.command {
+        Command::Lint { files, format, deny_warnings } => lint::run(&files, format, deny_warnings),
+        Command::Test { paths, dialplan, filter, format, update } => {
+            test::run(&paths, dialplan.as_deref(), filter.as_deref(), format, update)
+        }
+        Command::Run { store } => run::run(&store),
+        Command::Ext { store, action } => admin_cmd::ext(&store, &action),
+        Command::Code { store, action } => admin_cmd::code(&store, &action),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`pbxctl ... | head`) is not an error.
+fn print(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}

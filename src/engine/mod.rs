@@ -5,18 +5,20 @@
 pub mod eval;
 pub mod event;
 pub mod leg;
+pub mod secret_check;
 
 use crate::clock::{Duration, Timestamp};
 use crate::directory::validate::Settings;
 use crate::dsl::Plan;
 use crate::dsl::ast::{Object, OwnerKind, Unlocker};
-use crate::dsl::plan::{Lockout, Matcher, Op, Rule, SecretTarget};
+use crate::dsl::plan::{Matcher, Op, Rule, SecretTarget};
 use crate::dsl::value::Value;
 use crate::hooks::{Decision, Hooks};
 use crate::store::{CallRecord, SecretId, StateValue, Store};
 use eval::{Fault, Record, Scope};
 use event::{Event, Input, LegId, Output};
 use leg::{Leg, Wait};
+use secret_check::{Verdict, check_secret};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -375,7 +377,7 @@ impl<S: Store> Engine<S> {
                     return Ok(Stop::Wait);
                 }
                 Op::Check { input, secret, ok, locked, invalid } => {
-                    next = self.check(now, id, input, secret, (*ok, *locked, *invalid), span)?;
+                    next = self.check(now, id, input, secret, (*ok, *locked, *invalid))?;
                 }
                 Op::Jump(to) => next = *to,
                 Op::JumpUnless(cond, to) => {
@@ -527,56 +529,25 @@ impl<S: Store> Engine<S> {
         input: &crate::dsl::ast::Expr,
         target: &SecretTarget,
         (ok, locked, invalid): (usize, usize, usize),
-        span: crate::dsl::span::Span,
     ) -> Result<usize, Fault> {
         let entered = self.scope(id, now).eval(input)?.as_text().unwrap_or_default();
         let secret = self.secret_id(id, now, target)?;
-        let store_err = |e: crate::store::StoreError| Fault::at(span, e.to_string());
-        let record = match &secret {
-            Some(s) => self.store.secret(s).map_err(store_err)?.unwrap_or_default(),
-            None => Default::default(),
-        };
-        let matched = self.hasher.verify(&entered, record.hash.as_deref());
-        if matched && !record.locked {
-            if let Some(s) = &secret {
-                self.store.record_success(s).map_err(store_err)?;
-            }
-            return Ok(ok);
-        }
-        if matched {
-            return Ok(locked);
-        }
         let policy = &self.plan.policies[target.policy];
-        let used = {
-            let leg = self.legs.get_mut(&id).expect("leg");
-            let n = leg.attempts.entry(target.policy).or_insert(0);
-            *n += 1;
-            *n
-        };
-        if let Some(s) = secret {
-            let lock_at = match &policy.lockout {
-                Lockout::Off => None,
-                Lockout::After { threshold, per_call, when } => {
-                    let scope = self.scope(id, now);
-                    let enabled = match when {
-                        Some(w) => scope.eval(w)?.truthy(),
-                        None => true,
-                    };
-                    let n = scope.eval(threshold)?.as_int().ok_or_else(|| Fault::at(span, "a lockout threshold is a number"))?;
-                    match (enabled, per_call) {
-                        (false, _) => None,
-                        (true, false) => Some(u32::try_from(n.max(1)).unwrap_or(u32::MAX)),
-                        // Counted within the call: lock now if this call reached it.
-                        (true, true) => (i64::from(used) >= n).then_some(1),
-                    }
+        let used = self.legs[&id].attempts.get(&target.policy).copied().unwrap_or(0);
+        let verdict =
+            check_secret(&self.store, &self.hasher, policy, &self.scope(id, now), secret.as_ref(), &entered, used)?;
+        Ok(match verdict {
+            Verdict::Ok => ok,
+            Verdict::Locked => locked,
+            Verdict::Invalid { locked_now } => {
+                *self.legs.get_mut(&id).expect("leg").attempts.entry(target.policy).or_insert(0) += 1;
+                if let (Some(after), Some(s)) = (locked_now, &secret) {
+                    let name = self.plan.policies[target.policy].name.clone();
+                    self.on_lockout(id, s, name, after.failures);
                 }
-            };
-            let after = self.store.record_failure(&s, lock_at).map_err(store_err)?;
-            if after.locked && !record.locked {
-                self.on_lockout(id, &s, policy.name.clone(), after.failures);
+                invalid
             }
-        }
-        Ok(invalid)
+        })
     }
 
     fn on_lockout(&mut self, id: LegId, secret: &SecretId, policy: String, failures: u32) {

@@ -1,1 +1,11 @@
-//! session
+//! Recorded DTMF sessions (`sessions.md`): parse, replay against a plan on a
+//! virtual clock, check, report, and rewrite expectations with `--update`.
+
+pub mod file;
+pub mod matching;
+pub mod report;
+pub mod runner;
+pub mod update;
+
+pub use file::SessionFile;
+pub use runner::{Mode, Outcome, PlanCache, run_session};

@@ -1,0 +1,80 @@
+//! The clap definitions of the admin commands: one definition for `--help`, the
+//! man page, completions and session steps.
+
+use clap::Subcommand;
+
+/// `pbxctl ext ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ExtCommand {
+    /// Block the terminal: no calls out (but emergency) or in (PP-7).
+    #[command(after_help = "Example:\n  pbxctl ext lock 101")]
+    Lock {
+        /// Extension number.
+        ext: String,
+    },
+    /// Unblock the terminal and lift its PIN lockouts (VM-6).
+    #[command(after_help = "Example:\n  pbxctl ext unlock 101")]
+    Unlock {
+        /// Extension number.
+        ext: String,
+    },
+    /// Set the voicemail PIN, or generate one and print it once; unlocks the mailbox.
+    #[command(after_help = "Examples:\n  pbxctl ext pin-reset 101 --pin 2580\n  pbxctl ext pin-reset 101   # prints a new random PIN")]
+    PinReset {
+        /// Extension number.
+        ext: String,
+        /// The new PIN (checked against the policy); omit to generate one.
+        #[arg(long)]
+        pin: Option<String>,
+    },
+    /// Show an extension's state.
+    #[command(after_help = "Example:\n  pbxctl ext show 101 --json")]
+    Show {
+        /// Extension number.
+        ext: String,
+        /// Print the JSON view.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List extensions and their state.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a voicemail passcode read from stdin, as a visual-voicemail login
+    /// would (counts failures like the phone; VM-4).
+    #[command(after_help = "Example:\n  printf 2580 | pbxctl ext login 101")]
+    Login {
+        /// Extension (mailbox) number.
+        ext: String,
+    },
+}
+
+/// `pbxctl code ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CodeCommand {
+    /// Unlock a verification code (clears its PIN when the policy says so; VC-5).
+    #[command(after_help = "Example:\n  pbxctl code unlock 1111")]
+    Unlock {
+        /// The verification code.
+        code: String,
+    },
+    /// Set a code's PIN, or generate one and print it once.
+    #[command(after_help = "Example:\n  pbxctl code pin-reset 1111 --pin 4826")]
+    PinReset {
+        /// The verification code.
+        code: String,
+        /// The new PIN; omit to generate one.
+        #[arg(long)]
+        pin: Option<String>,
+    },
+    /// Show a code.
+    Show {
+        /// The verification code.
+        code: String,
+        /// Print the JSON view.
+        #[arg(long)]
+        json: bool,
+    },
+}

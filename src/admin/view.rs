@@ -1,0 +1,51 @@
+//! The JSON views of `sessions.md`: extension, code, call record.
+
+use crate::clock::Timestamp;
+use crate::dsl::ast::OwnerKind;
+use crate::store::{CallRecord, SecretId, Store, StoreResult};
+use serde_json::{Value, json};
+
+fn secret_view(store: &dyn Store, kind: OwnerKind, owner: &str, secret: &str) -> StoreResult<(bool, u32, bool)> {
+    let id = SecretId { owner_kind: kind, owner: owner.into(), kind: secret.into() };
+    Ok(store.secret(&id)?.map_or((false, 0, false), |s| (s.locked, s.failures, s.hash.is_some())))
+}
+
+/// `pbxctl ext show EXT --json`; `None` if there is no such extension.
+pub fn extension(store: &dyn Store, number: &str) -> StoreResult<Option<Value>> {
+    let Some(r) = store.extension(number)? else { return Ok(None) };
+    let (vm_locked, vm_failures, _) = secret_view(store, OwnerKind::Extension, number, "voicemail")?;
+    let (pw_locked, pw_failures, _) = secret_view(store, OwnerKind::Extension, number, "password")?;
+    let s = &r.state;
+    Ok(Some(json!({
+        "extension": number,
+        "name": r.config.name,
+        "class": r.config.class,
+        "blocked": s.blocked,
+        "dnd": s.dnd,
+        "forward": { "all": s.forward_all, "busy": s.forward_busy, "no_answer": s.forward_no_answer },
+        "outbound_grant_until": s.outbound_grant_until.map(Timestamp::rfc3339),
+        "voicemail": { "enabled": r.config.voicemail.enabled, "locked": vm_locked, "failures": vm_failures },
+        "password": { "locked": pw_locked, "failures": pw_failures },
+        "agent": { "logged_in": s.agent_logged_in, "paused": s.agent_paused },
+        "wakeups": [],
+    })))
+}
+
+/// `pbxctl code show CODE --json`; `None` if there is no such code.
+pub fn code(store: &dyn Store, code: &str) -> StoreResult<Option<Value>> {
+    let Some(r) = store.code(code)? else { return Ok(None) };
+    let (locked, failures, pin_set) = secret_view(store, OwnerKind::Code, code, "pin")?;
+    Ok(Some(json!({
+        "code": r.code, "name": r.name, "class": r.class, "billing": r.billing,
+        "locked": locked, "failures": failures, "pin_set": pin_set,
+    })))
+}
+
+/// One call record, as `pbxctl cdr --json` prints it.
+pub fn call_record(r: &CallRecord) -> Value {
+    json!({
+        "start": r.start.rfc3339(), "from": r.from, "to": r.to, "final": r.final_party,
+        "duration": r.duration, "type": r.kind, "status": r.status, "reason": r.reason,
+        "originator": r.originator, "via": r.via, "billing": r.billing,
+    })
+}

@@ -1,0 +1,360 @@
+//! Replays one session against the engine on a virtual clock.
+
+use super::file::{SessionFile, Step, StepKind};
+use super::matching::subset_mismatches;
+use crate::admin::{self, Admin, CodeCommand, ExtCommand};
+use crate::clock::Timestamp;
+use crate::directory::validate::{Settings, validate};
+use crate::dsl::Plan;
+use crate::dsl::diagnostic::Failure;
+use crate::engine::Engine;
+use crate::engine::event::{Event, Input, LegId, Output};
+use crate::hooks::Hooks;
+use crate::store::{SecretHasher, SqliteStore, Store};
+use clap::Parser;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A loaded plan and its hooks, shared by every session that uses it.
+pub struct LoadedPlan {
+    /// The plan.
+    pub plan: Arc<Plan>,
+    /// Its compiled hooks.
+    pub hooks: Arc<Hooks>,
+}
+
+/// Plans by path, loaded once per run.
+#[derive(Default)]
+pub struct PlanCache {
+    plans: HashMap<PathBuf, Result<Arc<LoadedPlan>, Arc<Failure>>>,
+}
+
+impl PlanCache {
+    /// Loads (or reuses) a plan and compiles its hooks.
+    pub fn get(&mut self, path: &Path) -> Result<Arc<LoadedPlan>, Arc<Failure>> {
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.plans
+            .entry(key)
+            .or_insert_with(|| {
+                let plan = crate::dsl::load(path).map_err(Arc::new)?;
+                let hooks = Hooks::compile(&plan)
+                    .map_err(|diagnostics| Arc::new(Failure { diagnostics, sources: plan.sources.clone() }))?;
+                Ok(Arc::new(LoadedPlan { plan: Arc::new(plan), hooks: Arc::new(hooks) }))
+            })
+            .clone()
+    }
+}
+
+/// How a session went.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Every step and `then` held.
+    Passed,
+    /// A step or `then` did not hold.
+    Failed(String),
+    /// The session, its plan or its `given` could not be used (exit 2).
+    Broken(String),
+}
+
+/// One session's result, with what happened on each leg.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The session file.
+    pub path: PathBuf,
+    /// Its name.
+    pub name: String,
+    /// Passed, failed or broken.
+    pub verdict: Verdict,
+    /// Steps run.
+    pub steps: usize,
+    /// Per step: (leg name, event) that the step caused, for `--update`.
+    pub caused: Vec<Vec<(String, Event)>>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+enum AdminArgs {
+    #[command(subcommand)]
+    Ext(ExtCommand),
+    #[command(subcommand)]
+    Code(CodeCommand),
+}
+
+struct LegTrack {
+    name: String,
+    id: LegId,
+    events: Vec<Event>,
+    cursor: usize,
+}
+
+struct Replay<'a> {
+    engine: Engine<&'a SqliteStore>,
+    clock: Timestamp,
+    legs: Vec<LegTrack>,
+    current: Option<usize>,
+    warnings: Vec<String>,
+    caused: Vec<(String, Event)>,
+}
+
+impl Replay<'_> {
+    fn drain(&mut self) {
+        while let Some(out) = self.engine.poll() {
+            match out {
+                Output::Event { leg, event } => {
+                    if let Some(t) = self.legs.iter_mut().find(|t| t.id == leg) {
+                        self.caused.push((t.name.clone(), event.clone()));
+                        t.events.push(event);
+                    }
+                }
+                Output::Warning { message, .. } => self.warnings.push(message),
+            }
+        }
+    }
+
+    fn advance_to(&mut self, t: Timestamp) {
+        while let Some(d) = self.engine.next_deadline().filter(|d| *d <= t) {
+            self.engine.handle_timeout(d);
+            self.drain();
+        }
+        self.clock = self.clock.max(t);
+    }
+
+    fn leg_index(&self, name: &str) -> Result<usize, String> {
+        self.legs.iter().position(|l| l.name == name).ok_or_else(|| format!("no leg named `{name}`"))
+    }
+
+    fn describe_leg(&self, i: usize) -> String {
+        let t = &self.legs[i];
+        let mut out = format!("events of leg {}:\n", t.name);
+        if t.events.is_empty() {
+            out += "    (none)\n";
+        }
+        for (n, e) in t.events.iter().enumerate() {
+            let mark = if n < t.cursor { "  matched" } else { "" };
+            out += &format!("    {e}{mark}\n");
+        }
+        out
+    }
+}
+
+/// Whether `expect` steps are checked or only the events recorded (`--update`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Check every step and `then`.
+    Check,
+    /// Run every step, skipping `expect`, to record what happens.
+    Record,
+}
+
+/// Runs one session file.
+pub fn run_session(path: &Path, plans: &mut PlanCache, dialplan_override: Option<&Path>, mode: Mode) -> Outcome {
+    let broken = |name: String, message: String| Outcome {
+        path: path.to_path_buf(),
+        name,
+        verdict: Verdict::Broken(message),
+        steps: 0,
+        caused: Vec::new(),
+    };
+    let session = match SessionFile::load(path) {
+        Ok(s) => s,
+        Err((sources, d)) => return broken(path.display().to_string(), d.render(&sources)),
+    };
+    let Some(plan_path) = dialplan_override.map(Path::to_path_buf).or(session.dialplan.clone()) else {
+        return broken(session.name, format!("{}: no `dialplan:` in the session and no --dialplan given\n", path.display()));
+    };
+    let loaded = match plans.get(&plan_path) {
+        Ok(l) => l,
+        Err(f) => return broken(session.name, f.render()),
+    };
+    let settings = match validate(&session.given, &loaded.plan, &session.sources, session.file) {
+        Ok(s) => s,
+        Err(ds) => return broken(session.name, ds.iter().map(|d| d.render(&session.sources)).collect()),
+    };
+    let store = match SqliteStore::in_memory() {
+        Ok(s) => s,
+        Err(e) => return broken(session.name, format!("{e}\n")),
+    };
+    let hasher = SecretHasher::fast();
+    if let Err(e) = store.provision(&session.given, &hasher) {
+        return broken(session.name, format!("{e}\n"));
+    }
+    let (verdict, caused) = replay(&session, &loaded, settings, &store, &hasher, mode);
+    Outcome { path: path.to_path_buf(), name: session.name, verdict, steps: session.steps.len(), caused }
+}
+
+fn replay(
+    session: &SessionFile,
+    loaded: &LoadedPlan,
+    settings: Settings,
+    store: &SqliteStore,
+    hasher: &SecretHasher,
+    mode: Mode,
+) -> (Verdict, Vec<Vec<(String, Event)>>) {
+    let engine = Engine::new(Arc::clone(&loaded.plan), Arc::clone(&loaded.hooks), settings.clone(), store, hasher.clone());
+    let mut r = Replay { engine, clock: session.clock, legs: Vec::new(), current: None, warnings: Vec::new(), caused: Vec::new() };
+    let mut caused = Vec::new();
+    for step in &session.steps {
+        if mode == Mode::Record && matches!(step.kind, StepKind::Expect(_)) {
+            caused.push(Vec::new());
+            continue;
+        }
+        let result = run_step(&mut r, step, session, loaded, &settings, store, hasher);
+        caused.push(std::mem::take(&mut r.caused));
+        if let Err(why) = result {
+            let place = format!("{}:{}", session.path.display(), step.line);
+            let mut message = format!("step `{}` at {place}\n  {why}\n", step.text);
+            if let Some(i) = r.current {
+                message += &format!("  {}", r.describe_leg(i));
+            }
+            for w in &r.warnings {
+                message += &format!("  warning: {w}\n");
+            }
+            return (Verdict::Failed(message), caused);
+        }
+    }
+    // End every call still up, so each leaves its call record.
+    for id in r.engine.live_legs() {
+        r.engine.handle(r.clock, Input::Hangup { leg: id });
+        r.drain();
+    }
+    match check_then(session, store) {
+        Ok(()) => (Verdict::Passed, caused),
+        Err(why) => (Verdict::Failed(format!("then: at {}\n{why}", session.path.display())), caused),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_step(
+    r: &mut Replay<'_>,
+    step: &Step,
+    session: &SessionFile,
+    loaded: &LoadedPlan,
+    settings: &Settings,
+    store: &SqliteStore,
+    hasher: &SecretHasher,
+) -> Result<(), String> {
+    match &step.kind {
+        StepKind::Call { from, to, name } => {
+            let id = r.legs.len() as LegId + 1;
+            let name = name.clone().unwrap_or_else(|| leg_letter(r.legs.len()));
+            r.legs.push(LegTrack { name, id, events: Vec::new(), cursor: 0 });
+            r.current = Some(r.legs.len() - 1);
+            r.advance_to(r.clock);
+            r.engine.handle(r.clock, Input::Call { leg: id, from: from.clone(), to: to.clone() });
+            r.drain();
+        }
+        StepKind::Dtmf { digits, gap, leg } => {
+            let i = match leg {
+                Some(n) => r.leg_index(n)?,
+                None => r.current.ok_or("no call yet: `dtmf` needs a leg")?,
+            };
+            let id = r.legs[i].id;
+            for (n, d) in digits.chars().enumerate() {
+                let at = if n == 0 { r.clock } else { r.clock.after(*gap) };
+                r.advance_to(at);
+                r.engine.handle(at, Input::Digit { leg: id, digit: d });
+                r.drain();
+            }
+        }
+        StepKind::Expect(want) => {
+            let i = r.current.ok_or("no call yet: `expect` needs a leg")?;
+            expect(&mut r.legs[i], want, session.strict)?;
+        }
+        StepKind::Answer(ext) => {
+            r.engine.handle(r.clock, Input::Answer { extension: ext.clone() });
+            r.drain();
+        }
+        StepKind::Hangup(leg) => {
+            let i = match leg {
+                Some(n) => r.leg_index(n)?,
+                None => r.current.ok_or("no call yet: `hangup` needs a leg")?,
+            };
+            r.engine.handle(r.clock, Input::Hangup { leg: r.legs[i].id });
+            r.drain();
+        }
+        StepKind::Wait(d) => {
+            let until = r.clock.after(*d);
+            r.advance_to(until);
+        }
+        StepKind::Leg(name) => r.current = Some(r.leg_index(name)?),
+        StepKind::Pbxctl { args, stdin, output, status } => {
+            let parsed = AdminArgs::try_parse_from(args.split_whitespace()).map_err(|e| format!("`pbxctl {args}`: {}", e.to_string().lines().next().unwrap_or("")))?;
+            let admin = Admin { store, plan: &loaded.plan, settings, hasher, now: r.clock, user: "session".into() };
+            let reply = match &parsed {
+                AdminArgs::Ext(cmd) => admin.ext(cmd, stdin),
+                AdminArgs::Code(cmd) => admin.code(cmd),
+            };
+            let want_status = status.unwrap_or(0);
+            let printed = format!("{}{}", reply.stdout, reply.stderr);
+            if reply.status != want_status {
+                return Err(format!("`pbxctl {args}` exited {} (expected {want_status}):\n    {}", reply.status, printed.trim()));
+            }
+            if let Some(o) = output
+                && !printed.contains(o.as_str())
+            {
+                return Err(format!("`pbxctl {args}` printed:\n    {}\n  which does not contain `{o}`", printed.trim()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn leg_letter(n: usize) -> String {
+    let letters = b"abcdefghijklmnopqrstuvwxyz";
+    if n < letters.len() { (letters[n] as char).to_string() } else { format!("leg{n}") }
+}
+
+/// `expect`: the leg's next matching event; prompts and tones may be skipped
+/// (unless strict), outcomes never.
+fn expect(leg: &mut LegTrack, want: &str, strict: bool) -> Result<(), String> {
+    while let Some(event) = leg.events.get(leg.cursor) {
+        leg.cursor += 1;
+        let seen = event.to_string();
+        if seen == want {
+            return Ok(());
+        }
+        if strict || event.is_outcome() {
+            leg.cursor -= 1;
+            return Err(format!("expected `{want}`, but the next event is `{seen}`"));
+        }
+    }
+    Err(format!("expected `{want}`, but leg {} has no more events", leg.name))
+}
+
+fn check_then(session: &SessionFile, store: &SqliteStore) -> Result<(), String> {
+    let Some(then) = &session.then else { return Ok(()) };
+    let serde_json::Value::Object(map) = then else { return Err("  `then` must be a map\n".into()) };
+    let mut problems = Vec::new();
+    let err = |e: crate::store::StoreError| e.to_string();
+    for (key, expected) in map {
+        match key.as_str() {
+            "extensions" | "codes" => {
+                let serde_json::Value::Object(items) = expected else { return Err(format!("  then.{key} must be a map\n")) };
+                for (id, want) in items {
+                    let view = if key == "extensions" {
+                        admin::view::extension(store, id).map_err(err)?
+                    } else {
+                        admin::view::code(store, id).map_err(err)?
+                    };
+                    match view {
+                        Some(v) => subset_mismatches(want, &v, &format!("{key}.{id}"), &mut problems),
+                        None => problems.push(format!("{key}.{id}: no such {}", if key == "codes" { "code" } else { "extension" })),
+                    }
+                }
+            }
+            "cdr" => {
+                let records: Vec<serde_json::Value> =
+                    store.call_records().map_err(err)?.iter().map(admin::view::call_record).collect();
+                subset_mismatches(expected, &serde_json::Value::Array(records), "cdr", &mut problems);
+            }
+            other => problems.push(format!("then.{other}: unknown view (extensions, codes, cdr)")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.iter().map(|p| format!("  {p}\n")).collect())
+    }
+}
+
