@@ -62,7 +62,9 @@ impl Duration {
     /// Parses `500ms`, `30s`, `10m`, `2h`, `1d`; a bare number is seconds.
     pub fn parse(text: &str) -> Result<Duration, String> {
         let text = text.trim();
-        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
         let (num, unit) = text.split_at(split);
         let n: i64 = num
             .parse()
@@ -73,7 +75,11 @@ impl Duration {
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
-            _ => return Err(format!("`{text}` has an unknown unit `{unit}` (use ms, s, m, h or d)")),
+            _ => {
+                return Err(format!(
+                    "`{text}` has an unknown unit `{unit}` (use ms, s, m, h or d)"
+                ));
+            }
         };
         n.checked_mul(scale)
             .map(Duration)
@@ -126,7 +132,10 @@ mod tests {
     fn timestamps_round_trip() {
         let t = Timestamp::parse_rfc3339("2026-03-01T09:00:00Z").unwrap();
         assert_eq!(t.rfc3339(), "2026-03-01T09:00:00Z");
-        assert_eq!(t.after(Duration(1500)).rfc3339(), "2026-03-01T09:00:01.500Z");
+        assert_eq!(
+            t.after(Duration(1500)).rfc3339(),
+            "2026-03-01T09:00:01.500Z"
+        );
         assert!(Timestamp::parse_rfc3339("yesterday").is_err());
     }
 }

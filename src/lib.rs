@@ -5,12 +5,12 @@
 //! `hooks` (Rhai), `engine` (sans-IO call engine), `admin` (administrator actions),
 //! `session` (recorded-session runner), `cli` (the command line).
 
-pub mod clock;
-pub mod dsl;
-pub mod directory;
-pub mod store;
-pub mod hooks;
-pub mod engine;
 pub mod admin;
-pub mod session;
 pub mod cli;
+pub mod clock;
+pub mod directory;
+pub mod dsl;
+pub mod engine;
+pub mod hooks;
+pub mod session;
+pub mod store;

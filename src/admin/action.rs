@@ -28,11 +28,19 @@ pub struct Reply {
 
 impl Reply {
     fn ok(stdout: impl Into<String>) -> Reply {
-        Reply { status: 0, stdout: stdout.into(), stderr: String::new() }
+        Reply {
+            status: 0,
+            stdout: stdout.into(),
+            stderr: String::new(),
+        }
     }
 
     fn fail(status: i32, stderr: impl Into<String>) -> Reply {
-        Reply { status, stdout: String::new(), stderr: stderr.into() }
+        Reply {
+            status,
+            stdout: String::new(),
+            stderr: stderr.into(),
+        }
     }
 
     fn store(e: &StoreError) -> Reply {
@@ -62,7 +70,13 @@ impl Admin<'_> {
         self.guarded(|| match cmd {
             ExtCommand::Lock { ext } => self.set_blocked(ext, true),
             ExtCommand::Unlock { ext } => self.unlock_extension(ext),
-            ExtCommand::PinReset { ext, pin } => self.pin_reset(OwnerKind::Extension, ext, "voicemail", pin.as_deref(), "ext pin-reset"),
+            ExtCommand::PinReset { ext, pin } => self.pin_reset(
+                OwnerKind::Extension,
+                ext,
+                "voicemail",
+                pin.as_deref(),
+                "ext pin-reset",
+            ),
             ExtCommand::Show { ext, json } => self.show_extension(ext, *json),
             ExtCommand::List { json } => self.list(*json),
             ExtCommand::Login { ext } => self.login(ext, stdin.trim()),
@@ -73,7 +87,13 @@ impl Admin<'_> {
     pub fn code(&self, cmd: &CodeCommand) -> Reply {
         self.guarded(|| match cmd {
             CodeCommand::Unlock { code } => self.unlock_code(code),
-            CodeCommand::PinReset { code, pin } => self.pin_reset(OwnerKind::Code, code, "pin", pin.as_deref(), "code pin-reset"),
+            CodeCommand::PinReset { code, pin } => self.pin_reset(
+                OwnerKind::Code,
+                code,
+                "pin",
+                pin.as_deref(),
+                "code pin-reset",
+            ),
             CodeCommand::Show { code, json } => self.show_code(code, *json),
         })
     }
@@ -97,14 +117,19 @@ impl Admin<'_> {
     }
 
     fn policy(&self, owner: OwnerKind, secret: &str) -> Option<&Policy> {
-        self.plan.policies.iter().find(|p| p.owner == owner && p.secret == secret)
+        self.plan
+            .policies
+            .iter()
+            .find(|p| p.owner == owner && p.secret == secret)
     }
 
     fn set_blocked(&self, ext: &str, blocked: bool) -> Result<Reply, StoreError> {
         if self.store.extension(ext)?.is_none() {
             return Ok(self.unknown("extension", ext));
         }
-        let changed = self.store.set_state(ext, StateField::Blocked, StateValue::Flag(blocked))?;
+        let changed = self
+            .store
+            .set_state(ext, StateField::Blocked, StateValue::Flag(blocked))?;
         let result = match (changed, blocked) {
             (true, true) => format!("extension {ext} locked"),
             (false, true) => format!("extension {ext} is already locked; nothing changed"),
@@ -118,11 +143,23 @@ impl Admin<'_> {
         if self.store.extension(ext)?.is_none() {
             return Ok(self.unknown("extension", ext));
         }
-        let mut changed = self.store.set_state(ext, StateField::Blocked, StateValue::Flag(false))?;
+        let mut changed =
+            self.store
+                .set_state(ext, StateField::Blocked, StateValue::Flag(false))?;
         for secret in ["voicemail", "password"] {
-            let clears = self.policy(OwnerKind::Extension, secret).is_some_and(|p| p.unlock_clears);
-            let id = SecretId { owner_kind: OwnerKind::Extension, owner: ext.into(), kind: secret.into() };
-            if self.store.secret(&id)?.is_some_and(|s| s.locked || s.failures > 0) {
+            let clears = self
+                .policy(OwnerKind::Extension, secret)
+                .is_some_and(|p| p.unlock_clears);
+            let id = SecretId {
+                owner_kind: OwnerKind::Extension,
+                owner: ext.into(),
+                kind: secret.into(),
+            };
+            if self
+                .store
+                .secret(&id)?
+                .is_some_and(|s| s.locked || s.failures > 0)
+            {
                 changed |= self.store.unlock(&id, clears)?;
             }
         }
@@ -139,19 +176,34 @@ impl Admin<'_> {
         if self.store.code(code)?.is_none() {
             return Ok(self.unknown("code", code));
         }
-        let clears = self.policy(OwnerKind::Code, "pin").is_some_and(|p| p.unlock_clears);
-        let id = SecretId { owner_kind: OwnerKind::Code, owner: code.into(), kind: "pin".into() };
+        let clears = self
+            .policy(OwnerKind::Code, "pin")
+            .is_some_and(|p| p.unlock_clears);
+        let id = SecretId {
+            owner_kind: OwnerKind::Code,
+            owner: code.into(),
+            kind: "pin".into(),
+        };
         let changed = self.store.unlock(&id, clears)?;
         let result = match (changed, clears) {
             (false, _) => format!("code {code} was not locked; nothing changed"),
-            (true, true) => format!("code {code} unlocked; its PIN is cleared until `pbxctl code pin-reset {code}`"),
+            (true, true) => format!(
+                "code {code} unlocked; its PIN is cleared until `pbxctl code pin-reset {code}`"
+            ),
             (true, false) => format!("code {code} unlocked"),
         };
         self.audit("code unlock", code, &result)?;
         Ok(Reply::ok(result + "\n"))
     }
 
-    fn pin_reset(&self, owner: OwnerKind, target: &str, secret: &str, pin: Option<&str>, action: &str) -> Result<Reply, StoreError> {
+    fn pin_reset(
+        &self,
+        owner: OwnerKind,
+        target: &str,
+        secret: &str,
+        pin: Option<&str>,
+        action: &str,
+    ) -> Result<Reply, StoreError> {
         let exists = match owner {
             OwnerKind::Extension => self.store.extension(target)?.is_some(),
             OwnerKind::Code => self.store.code(target)?.is_some(),
@@ -160,56 +212,119 @@ impl Admin<'_> {
             return Ok(self.unknown(owner.as_str(), target));
         }
         let Some(policy) = self.policy(owner, secret) else {
-            return Ok(Reply::fail(2, format!("error: the dialplan has no policy for {}.{secret}\n", owner.as_str())));
+            return Ok(Reply::fail(
+                2,
+                format!(
+                    "error: the dialplan has no policy for {}.{secret}\n",
+                    owner.as_str()
+                ),
+            ));
         };
         let (value, generated) = match pin {
             Some(p) => {
                 if let Err(why) = check_strength(policy, p, target) {
                     self.audit(action, target, "refused: weak or malformed PIN")?;
-                    return Ok(Reply::fail(2, format!("error: {} {target}: the new PIN {why}\n", owner.as_str())));
+                    return Ok(Reply::fail(
+                        2,
+                        format!("error: {} {target}: the new PIN {why}\n", owner.as_str()),
+                    ));
                 }
                 (p.to_string(), false)
             }
             None => (generate(policy, target), true),
         };
-        let id = SecretId { owner_kind: owner, owner: target.into(), kind: secret.into() };
+        let id = SecretId {
+            owner_kind: owner,
+            owner: target.into(),
+            kind: secret.into(),
+        };
         self.store.set_secret(&id, &self.hasher.hash(&value))?;
-        let what = if generated { "set to a generated PIN" } else { "set" };
+        let what = if generated {
+            "set to a generated PIN"
+        } else {
+            "set"
+        };
         self.audit(action, target, &format!("PIN {what}; lockout cleared"))?;
         Ok(if generated {
-            Reply { status: 0, stdout: format!("{value}\n"), stderr: format!("{} {target}: new PIN generated; it is shown once\n", owner.as_str()) }
+            Reply {
+                status: 0,
+                stdout: format!("{value}\n"),
+                stderr: format!(
+                    "{} {target}: new PIN generated; it is shown once\n",
+                    owner.as_str()
+                ),
+            }
         } else {
-            Reply::ok(format!("{} {target}: PIN set; lockout cleared\n", owner.as_str()))
+            Reply::ok(format!(
+                "{} {target}: PIN set; lockout cleared\n",
+                owner.as_str()
+            ))
         })
     }
 
     fn login(&self, ext: &str, passcode: &str) -> Result<Reply, StoreError> {
         let Some(policy) = self.policy(OwnerKind::Extension, "voicemail") else {
-            return Ok(Reply::fail(2, "error: the dialplan has no policy for extension.voicemail\n"));
+            return Ok(Reply::fail(
+                2,
+                "error: the dialplan has no policy for extension.voicemail\n",
+            ));
         };
         let exists = self.store.extension(ext)?.is_some();
-        let id = SecretId { owner_kind: OwnerKind::Extension, owner: ext.into(), kind: "voicemail".into() };
+        let id = SecretId {
+            owner_kind: OwnerKind::Extension,
+            owner: ext.into(),
+            kind: "voicemail".into(),
+        };
         let leg = Leg::new(0, String::new(), false, String::new(), self.now);
-        let scope = Scope { store: self.store, settings: self.settings, leg: &leg, now: self.now };
-        let verdict = check_secret(self.store, self.hasher, policy, &scope, exists.then_some(&id), passcode, 0)
-            .map_err(|f| StoreError::Sql(f.message))?;
+        let scope = Scope {
+            store: self.store,
+            settings: self.settings,
+            leg: &leg,
+            now: self.now,
+        };
+        let verdict = check_secret(
+            self.store,
+            self.hasher,
+            policy,
+            &scope,
+            exists.then_some(&id),
+            passcode,
+            0,
+        )
+        .map_err(|f| StoreError::Sql(f.message))?;
         let (status, line) = match verdict {
             Verdict::Ok => (0, "OK"),
             Verdict::Locked => (1, "Mailbox locked"),
             Verdict::Invalid { .. } => (1, "Invalid passcode"),
         };
         self.audit("ext login", ext, line)?;
-        Ok(Reply { status, stdout: format!("{line}\n"), stderr: String::new() })
+        Ok(Reply {
+            status,
+            stdout: format!("{line}\n"),
+            stderr: String::new(),
+        })
     }
 
     fn show_extension(&self, ext: &str, json: bool) -> Result<Reply, StoreError> {
-        let Some(v) = view::extension(self.store, ext)? else { return Ok(self.unknown("extension", ext)) };
-        Ok(Reply::ok(if json { format!("{}\n", pretty(&v)) } else { human(&v, "") }))
+        let Some(v) = view::extension(self.store, ext)? else {
+            return Ok(self.unknown("extension", ext));
+        };
+        Ok(Reply::ok(if json {
+            format!("{}\n", pretty(&v))
+        } else {
+            human(&v, "")
+        }))
     }
 
     fn show_code(&self, code: &str, json: bool) -> Result<Reply, StoreError> {
-        let Some(v) = view::code(self.store, code)? else { return Ok(self.unknown("code", code)) };
-        Ok(Reply::ok(if json { format!("{}\n", pretty(&v)) } else { human(&v, "") }))
+        let Some(v) = view::code(self.store, code)? else {
+            return Ok(self.unknown("code", code));
+        };
+        Ok(Reply::ok(if json {
+            format!("{}\n", pretty(&v))
+        } else {
+            human(&v, "")
+        }))
     }
 
     fn list(&self, json: bool) -> Result<Reply, StoreError> {
@@ -218,12 +333,24 @@ impl Admin<'_> {
             views.extend(view::extension(self.store, &n)?);
         }
         if json {
-            return Ok(Reply::ok(format!("{}\n", pretty(&serde_json::Value::Array(views)))));
+            return Ok(Reply::ok(format!(
+                "{}\n",
+                pretty(&serde_json::Value::Array(views))
+            )));
         }
         let mut out = String::from("EXT    BLOCKED  DND    MAILBOX\n");
         for v in views {
-            let mailbox = if v["voicemail"]["locked"] == true { "locked" } else { "ok" };
-            out += &format!("{:<6} {:<8} {:<6} {mailbox}\n", v["extension"].as_str().unwrap_or(""), v["blocked"], v["dnd"]);
+            let mailbox = if v["voicemail"]["locked"] == true {
+                "locked"
+            } else {
+                "ok"
+            };
+            out += &format!(
+                "{:<6} {:<8} {:<6} {mailbox}\n",
+                v["extension"].as_str().unwrap_or(""),
+                v["blocked"],
+                v["dnd"]
+            );
         }
         Ok(Reply::ok(out))
     }
@@ -234,7 +361,9 @@ fn generate(policy: &Policy, owner: &str) -> String {
     let len = policy.min_len.max(6).min(policy.max_len) as usize;
     let mut rng = rand::rng();
     loop {
-        let pin: String = (0..len).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect();
+        let pin: String = (0..len)
+            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+            .collect();
         if check_strength(policy, &pin, owner).is_ok() {
             return pin;
         }
@@ -250,7 +379,11 @@ fn human(v: &serde_json::Value, prefix: &str) -> String {
     let mut out = String::new();
     if let serde_json::Value::Object(map) = v {
         for (k, val) in map {
-            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
             match val {
                 serde_json::Value::Object(_) => out += &human(val, &key),
                 serde_json::Value::Null => out += &format!("{key}: -\n"),

@@ -19,7 +19,9 @@ pub enum ExtCommand {
         ext: String,
     },
     /// Set the voicemail PIN, or generate one and print it once; unlocks the mailbox.
-    #[command(after_help = "Examples:\n  pbxctl ext pin-reset 101 --pin 2580\n  pbxctl ext pin-reset 101   # prints a new random PIN")]
+    #[command(
+        after_help = "Examples:\n  pbxctl ext pin-reset 101 --pin 2580\n  pbxctl ext pin-reset 101   # prints a new random PIN"
+    )]
     PinReset {
         /// Extension number.
         ext: String,

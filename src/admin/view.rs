@@ -5,15 +5,29 @@ use crate::dsl::ast::OwnerKind;
 use crate::store::{CallRecord, SecretId, Store, StoreResult};
 use serde_json::{Value, json};
 
-fn secret_view(store: &dyn Store, kind: OwnerKind, owner: &str, secret: &str) -> StoreResult<(bool, u32, bool)> {
-    let id = SecretId { owner_kind: kind, owner: owner.into(), kind: secret.into() };
-    Ok(store.secret(&id)?.map_or((false, 0, false), |s| (s.locked, s.failures, s.hash.is_some())))
+fn secret_view(
+    store: &dyn Store,
+    kind: OwnerKind,
+    owner: &str,
+    secret: &str,
+) -> StoreResult<(bool, u32, bool)> {
+    let id = SecretId {
+        owner_kind: kind,
+        owner: owner.into(),
+        kind: secret.into(),
+    };
+    Ok(store.secret(&id)?.map_or((false, 0, false), |s| {
+        (s.locked, s.failures, s.hash.is_some())
+    }))
 }
 
 /// `pbxctl ext show EXT --json`; `None` if there is no such extension.
 pub fn extension(store: &dyn Store, number: &str) -> StoreResult<Option<Value>> {
-    let Some(r) = store.extension(number)? else { return Ok(None) };
-    let (vm_locked, vm_failures, _) = secret_view(store, OwnerKind::Extension, number, "voicemail")?;
+    let Some(r) = store.extension(number)? else {
+        return Ok(None);
+    };
+    let (vm_locked, vm_failures, _) =
+        secret_view(store, OwnerKind::Extension, number, "voicemail")?;
     let (pw_locked, pw_failures, _) = secret_view(store, OwnerKind::Extension, number, "password")?;
     let s = &r.state;
     Ok(Some(json!({
@@ -33,7 +47,9 @@ pub fn extension(store: &dyn Store, number: &str) -> StoreResult<Option<Value>> 
 
 /// `pbxctl code show CODE --json`; `None` if there is no such code.
 pub fn code(store: &dyn Store, code: &str) -> StoreResult<Option<Value>> {
-    let Some(r) = store.code(code)? else { return Ok(None) };
+    let Some(r) = store.code(code)? else {
+        return Ok(None);
+    };
     let (locked, failures, pin_set) = secret_view(store, OwnerKind::Code, code, "pin")?;
     Ok(Some(json!({
         "code": r.code, "name": r.name, "class": r.class, "billing": r.billing,

@@ -10,25 +10,45 @@ use std::path::PathBuf;
 
 /// Checks each file; a `.yaml` file is a config, checked with its dialplan.
 pub fn run(files: &[PathBuf], format: LintFormat, deny_warnings: bool) -> i32 {
-    let files = if files.is_empty() { vec![PathBuf::from("pbx.yaml")] } else { files.to_vec() };
+    let files = if files.is_empty() {
+        vec![PathBuf::from("pbx.yaml")]
+    } else {
+        files.to_vec()
+    };
     let mut found: Vec<(Diagnostic, SourceMap)> = Vec::new();
     for f in &files {
         let is_config = matches!(f.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"));
-        let result = if is_config { lint_config(f) } else { lint_plan(f) };
+        let result = if is_config {
+            lint_config(f)
+        } else {
+            lint_plan(f)
+        };
         match result {
             Ok(list) | Err(list) => found.extend(list),
         }
     }
-    let errors = found.iter().filter(|(d, _)| d.is_error() || deny_warnings).count();
+    let errors = found
+        .iter()
+        .filter(|(d, _)| d.is_error() || deny_warnings)
+        .count();
     print(&match format {
         LintFormat::Human => {
             let mut out: String = found.iter().map(|(d, s)| d.render(s)).collect();
-            out += &format!("{} files checked: {} errors, {} warnings\n", files.len(), found.iter().filter(|(d, _)| d.is_error()).count(), found.iter().filter(|(d, _)| !d.is_error()).count());
+            out += &format!(
+                "{} files checked: {} errors, {} warnings\n",
+                files.len(),
+                found.iter().filter(|(d, _)| d.is_error()).count(),
+                found.iter().filter(|(d, _)| !d.is_error()).count()
+            );
             out
         }
         LintFormat::Json => {
             let list: Vec<_> = found.iter().map(|(d, s)| d.to_json(s)).collect();
-            format!("{}\n", serde_json::to_string_pretty(&serde_json::json!({"diagnostics": list})).unwrap_or_default())
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&serde_json::json!({"diagnostics": list}))
+                    .unwrap_or_default()
+            )
         }
         LintFormat::Github => found
             .iter()
@@ -38,7 +58,11 @@ pub fn run(files: &[PathBuf], format: LintFormat, deny_warnings: bool) -> i32 {
                     Some(span) => {
                         let f = s.file(span.file);
                         let (line, col) = f.line_col(span.start as usize);
-                        format!("::{level} file={},line={line},col={col}::{}\n", f.path.display(), d.message)
+                        format!(
+                            "::{level} file={},line={line},col={col}::{}\n",
+                            f.path.display(),
+                            d.message
+                        )
                     }
                     None => format!("::{level}::{}\n", d.message),
                 }
@@ -51,12 +75,19 @@ pub fn run(files: &[PathBuf], format: LintFormat, deny_warnings: bool) -> i32 {
 type Findings = Result<Vec<(Diagnostic, SourceMap)>, Vec<(Diagnostic, SourceMap)>>;
 
 fn from_failure(f: Failure) -> Vec<(Diagnostic, SourceMap)> {
-    f.diagnostics.into_iter().map(|d| (d, f.sources.clone())).collect()
+    f.diagnostics
+        .into_iter()
+        .map(|d| (d, f.sources.clone()))
+        .collect()
 }
 
 fn lint_plan(path: &std::path::Path) -> Findings {
     let plan = crate::dsl::load(path).map_err(from_failure)?;
-    let mut out: Vec<_> = plan.warnings.iter().map(|w| (w.clone(), plan.sources.clone())).collect();
+    let mut out: Vec<_> = plan
+        .warnings
+        .iter()
+        .map(|w| (w.clone(), plan.sources.clone()))
+        .collect();
     if let Err(errs) = Hooks::compile(&plan) {
         out.extend(errs.into_iter().map(|d| (d, plan.sources.clone())));
     }
@@ -67,7 +98,12 @@ fn lint_config(path: &std::path::Path) -> Findings {
     let config = Config::load(path).map_err(from_failure)?;
     let mut out = lint_plan(&config.dialplan)?;
     let plan = crate::dsl::load(&config.dialplan).map_err(from_failure)?;
-    let file = config.sources.files().next().map(|(id, _)| id).unwrap_or_default();
+    let file = config
+        .sources
+        .files()
+        .next()
+        .map(|(id, _)| id)
+        .unwrap_or_default();
     if let Err(errs) = validate(&config.directory, &plan, &config.sources, file) {
         out.extend(errs.into_iter().map(|d| (d, config.sources.clone())));
     }

@@ -69,7 +69,9 @@ pub struct StoreArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Parse and check dialplans and configuration files.
-    #[command(after_help = "Examples:\n  pbxctl lint dialplans/default.pbx\n  pbxctl lint --format json pbx.yaml")]
+    #[command(
+        after_help = "Examples:\n  pbxctl lint dialplans/default.pbx\n  pbxctl lint --format json pbx.yaml"
+    )]
     Lint {
         /// Dialplans (.pbx) and configs (.yaml); default: ./pbx.yaml.
         files: Vec<PathBuf>,
@@ -81,7 +83,9 @@ pub enum Command {
         deny_warnings: bool,
     },
     /// Replay recorded sessions against a dialplan.
-    #[command(after_help = "Examples:\n  pbxctl test tests/sessions\n  pbxctl test tests/sessions --filter PP- --format junit")]
+    #[command(
+        after_help = "Examples:\n  pbxctl test tests/sessions\n  pbxctl test tests/sessions --filter PP- --format junit"
+    )]
     Test {
         /// Session files or folders (searched recursively for .yaml).
         #[arg(default_value = "tests/sessions")]
@@ -131,14 +135,32 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
         }
     };
     match cli.command {
-        Command::Lint { files, format, deny_warnings } => lint::run(&files, format, deny_warnings),
-        Command::Test { paths, dialplan, filter, format, update } => {
-            test::run(&paths, dialplan.as_deref(), filter.as_deref(), format, update)
-        }
+        Command::Lint {
+            files,
+            format,
+            deny_warnings,
+        } => lint::run(&files, format, deny_warnings),
+        Command::Test {
+            paths,
+            dialplan,
+            filter,
+            format,
+            update,
+        } => test::run(
+            &paths,
+            dialplan.as_deref(),
+            filter.as_deref(),
+            format,
+            update,
+        ),
         Command::Run { store } => run::run(&store),
         Command::Ext { store, action } => admin_cmd::ext(&store, &action),
         Command::Code { store, action } => admin_cmd::code(&store, &action),

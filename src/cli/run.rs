@@ -31,12 +31,19 @@ pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
         exit::USAGE
     })?;
     Hooks::compile(&plan).map_err(|ds| {
-        ds.iter().for_each(|d| eprint!("{}", d.render(&plan.sources)));
+        ds.iter()
+            .for_each(|d| eprint!("{}", d.render(&plan.sources)));
         exit::USAGE
     })?;
-    let file = config.sources.files().next().map(|(id, _)| id).unwrap_or_default();
+    let file = config
+        .sources
+        .files()
+        .next()
+        .map(|(id, _)| id)
+        .unwrap_or_default();
     let settings = validate(&config.directory, &plan, &config.sources, file).map_err(|ds| {
-        ds.iter().for_each(|d| eprint!("{}", d.render(&config.sources)));
+        ds.iter()
+            .for_each(|d| eprint!("{}", d.render(&config.sources)));
         exit::USAGE
     })?;
     let db = args.db.clone().unwrap_or_else(|| config.database.clone());
@@ -45,8 +52,15 @@ pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
         exit::DATABASE
     };
     let store = SqliteStore::open(&db).map_err(fail)?;
-    store.provision(&config.directory, &SecretHasher::production()).map_err(fail)?;
-    Ok(Loaded { config, plan, settings, store })
+    store
+        .provision(&config.directory, &SecretHasher::production())
+        .map_err(fail)?;
+    Ok(Loaded {
+        config,
+        plan,
+        settings,
+        store,
+    })
 }
 
 /// `pbxctl run`.
@@ -60,7 +74,10 @@ pub fn run(args: &StoreArgs) -> i32 {
         loaded.config.path.display(),
         loaded.config.dialplan.display(),
         loaded.config.directory.extensions.len(),
-        args.db.clone().unwrap_or(loaded.config.database.clone()).display(),
+        args.db
+            .clone()
+            .unwrap_or(loaded.config.database.clone())
+            .display(),
     );
     exit::USAGE
 }

@@ -36,7 +36,13 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// Runs the sessions and prints the report.
-pub fn run(paths: &[PathBuf], dialplan: Option<&Path>, filter: Option<&str>, format: TestFormat, update: bool) -> i32 {
+pub fn run(
+    paths: &[PathBuf],
+    dialplan: Option<&Path>,
+    filter: Option<&str>,
+    format: TestFormat,
+    update: bool,
+) -> i32 {
     let files = match collect(paths) {
         Ok(f) => f,
         Err(e) => {

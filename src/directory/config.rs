@@ -43,7 +43,11 @@ pub struct Sip {
 
 impl Default for Sip {
     fn default() -> Sip {
-        Sip { listen: default_listen(), rtp_ports: default_rtp(), realm: default_realm() }
+        Sip {
+            listen: default_listen(),
+            rtp_ports: default_rtp(),
+            realm: default_realm(),
+        }
     }
 }
 
@@ -86,13 +90,21 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, Failure> {
         let mut sources = SourceMap::default();
         let text = std::fs::read_to_string(path).map_err(|e| Failure {
-            diagnostics: vec![Diagnostic::unplaced("read", format!("cannot read {}: {e}", path.display()))],
+            diagnostics: vec![Diagnostic::unplaced(
+                "read",
+                format!("cannot read {}: {e}", path.display()),
+            )],
             sources: SourceMap::default(),
         })?;
         let file = sources.add(path, text);
         let raw: RawConfig = match yaml::parse(&sources, file) {
             Ok(raw) => raw,
-            Err(d) => return Err(Failure { diagnostics: vec![d], sources }),
+            Err(d) => {
+                return Err(Failure {
+                    diagnostics: vec![d],
+                    sources,
+                });
+            }
         };
         let base = path.parent().unwrap_or(Path::new("."));
         Ok(Config {
@@ -100,7 +112,11 @@ impl Config {
             dialplan: base.join(raw.dialplan),
             database: base.join(raw.database),
             sip: raw.sip.unwrap_or_default(),
-            directory: Directory { system: raw.system, extensions: raw.extensions, codes: raw.codes },
+            directory: Directory {
+                system: raw.system,
+                extensions: raw.extensions,
+                codes: raw.codes,
+            },
             sources,
         })
     }

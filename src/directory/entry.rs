@@ -108,7 +108,7 @@ pub struct Voicemail {
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordProtection {
-    /// Whether `*11` works for this extension.
+    /// Whether the terminal-password feature works for this extension.
     #[serde(default)]
     pub enabled: bool,
     /// The terminal password (provisioning value).

@@ -14,7 +14,10 @@ pub fn parse<T: DeserializeOwned>(sources: &SourceMap, file: FileId) -> Result<T
                 let span = span_at(sources, file, loc);
                 Diagnostic::error("yaml", span, message)
             }
-            None => Diagnostic::unplaced("yaml", format!("{}: {message}", sources.file(file).path.display())),
+            None => Diagnostic::unplaced(
+                "yaml",
+                format!("{}: {message}", sources.file(file).path.display()),
+            ),
         }
     })
 }
@@ -24,7 +27,11 @@ pub fn span_at(sources: &SourceMap, file: FileId, loc: serde_saphyr::Location) -
     let f = sources.file(file);
     let start = f.offset(loc.line() as usize, loc.column() as usize);
     let rest = &f.text[start..];
-    let len = rest.find(['\n', ',', '}', ']']).unwrap_or(rest.len()).max(1).min(rest.len());
+    let len = rest
+        .find(['\n', ',', '}', ']'])
+        .unwrap_or(rest.len())
+        .max(1)
+        .min(rest.len());
     Span::new(file, start, start + len.min(rest.trim_end().len().max(1)))
 }
 

@@ -113,7 +113,12 @@ pub enum LockoutDef {
     /// Never lock.
     Off(Span),
     /// Lock after a number of failures.
-    After { threshold: Expr, per_call: bool, when: Option<Expr>, span: Span },
+    After {
+        threshold: Expr,
+        per_call: bool,
+        when: Option<Expr>,
+        span: Span,
+    },
 }
 
 /// Who may lift a lockout.
@@ -252,21 +257,40 @@ pub enum StmtKind {
     /// `ask PROMPT into VAR`.
     Ask { prompt: Word, var: Word },
     /// `check INPUT against SECRET ok {} locked {} invalid {}`.
-    Check { input: Expr, secret: SecretRef, branches: Vec<(BranchKind, Block, Span)> },
+    Check {
+        input: Expr,
+        secret: SecretRef,
+        branches: Vec<(BranchKind, Block, Span)>,
+    },
     /// `if COND {} else {}`.
-    If { cond: Expr, then: Block, otherwise: Option<Block> },
+    If {
+        cond: Expr,
+        then: Block,
+        otherwise: Option<Block>,
+    },
     /// `set OBJECT.FIELD = VALUE`.
-    Set { object: Object, field: Vec<Word>, value: Expr },
+    Set {
+        object: Object,
+        field: Vec<Word>,
+        value: Expr,
+    },
     /// `let VAR = VALUE`.
     Let { var: Word, value: Expr },
     /// `grant WHAT to OBJECT for DURATION`.
-    Grant { what: Word, object: Object, duration: Expr },
+    Grant {
+        what: Word,
+        object: Object,
+        duration: Expr,
+    },
     /// `unlock SECRET`.
     Unlock(SecretRef),
     /// `ring EXT`.
     Ring(Expr),
     /// `alert EXT [for DURATION]`.
-    Alert { extension: Expr, timeout: Option<Expr> },
+    Alert {
+        extension: Expr,
+        timeout: Option<Expr>,
+    },
     /// `outbound NUMBER`.
     Outbound(Expr),
     /// `voicemail MAILBOX`.
@@ -280,7 +304,10 @@ pub enum StmtKind {
     /// `attempt {}`.
     Attempt(Block),
     /// `dial NUMBER [as OBJECT]`.
-    Dial { number: Expr, as_object: Option<Object> },
+    Dial {
+        number: Expr,
+        as_object: Option<Object>,
+    },
     /// `tally NAME for KEY`.
     Tally { name: Word, key: Expr },
     /// `run HOOK`.
@@ -367,5 +394,9 @@ pub enum ExprKind {
     /// `A op B`.
     Compare(CompareOp, Box<Expr>, Box<Expr>),
     /// `tally(NAME, KEY, WINDOW)`.
-    Tally { name: Word, key: Box<Expr>, window: Box<Expr> },
+    Tally {
+        name: Word,
+        key: Box<Expr>,
+        window: Box<Expr>,
+    },
 }

@@ -1,7 +1,9 @@
 //! Checks a parsed plan and lowers it to a [`Plan`]. Every check adds to one list
 //! of diagnostics; loading fails only after all of them have run.
 
-use super::ast::{self, BranchKind, Expr, ExprKind, Item, LockoutDef, Object, OwnerKind, StmtKind, Unlocker};
+use super::ast::{
+    self, BranchKind, Expr, ExprKind, Item, LockoutDef, Object, OwnerKind, StmtKind, Unlocker,
+};
 use super::diagnostic::{Diagnostic, Failure};
 use super::parse::parse;
 use super::plan::*;
@@ -16,7 +18,14 @@ pub fn load(path: &Path) -> Result<Plan, Failure> {
     let mut diagnostics = Vec::new();
     let mut items = Vec::new();
     let mut stack = Vec::new();
-    gather(path, None, &mut sources, &mut diagnostics, &mut items, &mut stack);
+    gather(
+        path,
+        None,
+        &mut sources,
+        &mut diagnostics,
+        &mut items,
+        &mut stack,
+    );
     finish(sources, diagnostics, items)
 }
 
@@ -35,13 +44,23 @@ pub fn compile_str(name: &str, text: &str) -> Result<Plan, Failure> {
     finish(sources, diagnostics, items)
 }
 
-fn finish(sources: SourceMap, mut diagnostics: Vec<Diagnostic>, items: Vec<(FileId, Item)>) -> Result<Plan, Failure> {
+fn finish(
+    sources: SourceMap,
+    mut diagnostics: Vec<Diagnostic>,
+    items: Vec<(FileId, Item)>,
+) -> Result<Plan, Failure> {
     if diagnostics.iter().any(Diagnostic::is_error) {
-        return Err(Failure { diagnostics, sources });
+        return Err(Failure {
+            diagnostics,
+            sources,
+        });
     }
     let plan = Compiler::new(&sources, &mut diagnostics).run(items);
     if diagnostics.iter().any(Diagnostic::is_error) {
-        return Err(Failure { diagnostics, sources });
+        return Err(Failure {
+            diagnostics,
+            sources,
+        });
     }
     let mut plan = plan;
     plan.warnings = diagnostics;
@@ -60,7 +79,11 @@ fn gather(
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     if stack.contains(&canonical) {
         if let Some(span) = from {
-            diagnostics.push(Diagnostic::error("include-cycle", span, "this include comes back to a file that includes it"));
+            diagnostics.push(Diagnostic::error(
+                "include-cycle",
+                span,
+                "this include comes back to a file that includes it",
+            ));
         }
         return;
     }
@@ -99,11 +122,20 @@ fn gather(
 fn engine_defaults() -> Vec<(&'static str, Value)> {
     let digits = |s: &str| Value::Digits(s.to_string());
     vec![
-        ("emergency", Value::List(["911", "112", "9911", "9112"].map(digits).to_vec())),
+        (
+            "emergency",
+            Value::List(["911", "112", "9911", "9112"].map(digits).to_vec()),
+        ),
         ("numbering", Value::Range(100, 899)),
         ("outside_prefix", digits("9")),
-        ("digit_timeout", Value::Duration(crate::clock::Duration::seconds(5))),
-        ("prompt_timeout", Value::Duration(crate::clock::Duration::seconds(10))),
+        (
+            "digit_timeout",
+            Value::Duration(crate::clock::Duration::seconds(5)),
+        ),
+        (
+            "prompt_timeout",
+            Value::Duration(crate::clock::Duration::seconds(10)),
+        ),
         ("disa", Value::List(Vec::new())),
     ]
 }
@@ -128,7 +160,10 @@ impl<'a> Compiler<'a> {
     fn new(sources: &'a SourceMap, diags: &'a mut Vec<Diagnostic>) -> Self {
         let plan = Plan {
             sources: SourceMap::default(),
-            settings: engine_defaults().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            settings: engine_defaults()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
             policies: Vec::new(),
             classes: BTreeMap::new(),
             rules: Rules::default(),
@@ -136,7 +171,13 @@ impl<'a> Compiler<'a> {
             hooks: BTreeMap::new(),
             warnings: Vec::new(),
         };
-        Compiler { sources, diags, plan, subs: HashMap::new(), setting_spans: HashMap::new() }
+        Compiler {
+            sources,
+            diags,
+            plan,
+            subs: HashMap::new(),
+            setting_spans: HashMap::new(),
+        }
     }
 
     fn error(&mut self, code: &'static str, span: Span, message: impl Into<String>) {
@@ -157,7 +198,9 @@ impl<'a> Compiler<'a> {
                 Item::Include { .. } => {}
                 Item::Setting { name, value } => {
                     self.setting_spans.insert(name.text.clone(), name.span);
-                    self.plan.settings.insert(name.text, Value::from(&value.value));
+                    self.plan
+                        .settings
+                        .insert(name.text, Value::from(&value.value));
                 }
                 Item::Policy(def) => {
                     policies.retain(|(n, _)| *n != def.name.text);
@@ -201,11 +244,13 @@ impl<'a> Compiler<'a> {
                 self.error("setting-type", span, message);
             }
         }
-        if let Some(Value::List(numbers)) = self.plan.settings.get("emergency") {
-            if numbers.iter().any(|n| !matches!(n, Value::Digits(d) if d.bytes().all(|b| b.is_ascii_digit()))) {
-                let span = self.setting_spans["emergency"];
-                self.error("setting-type", span, "emergency numbers must be digits");
-            }
+        if let Some(Value::List(numbers)) = self.plan.settings.get("emergency")
+            && numbers
+                .iter()
+                .any(|n| !matches!(n, Value::Digits(d) if d.bytes().all(|b| b.is_ascii_digit())))
+        {
+            let span = self.setting_spans["emergency"];
+            self.error("setting-type", span, "emergency numbers must be digits");
         }
     }
 
@@ -215,16 +260,32 @@ impl<'a> Compiler<'a> {
             ast::HookSource::File { path, span } => {
                 let full = plan_path.parent().unwrap_or(Path::new(".")).join(&path);
                 match std::fs::read_to_string(&full) {
-                    Ok(code) => HookCode { name: def.name.text.clone(), code, path: full, line_offset: 0, span },
+                    Ok(code) => HookCode {
+                        name: def.name.text.clone(),
+                        code,
+                        path: full,
+                        line_offset: 0,
+                        span,
+                    },
                     Err(e) => {
-                        self.error("hook-file", span, format!("cannot read hook file {}: {e}", full.display()));
+                        self.error(
+                            "hook-file",
+                            span,
+                            format!("cannot read hook file {}: {e}", full.display()),
+                        );
                         return;
                     }
                 }
             }
             ast::HookSource::Inline { code, span } => {
                 let (line, _) = self.sources.file(file).line_col(span.start as usize);
-                HookCode { name: def.name.text.clone(), code, path: plan_path, line_offset: line - 1, span }
+                HookCode {
+                    name: def.name.text.clone(),
+                    code,
+                    path: plan_path,
+                    line_offset: line - 1,
+                    span,
+                }
             }
         };
         self.plan.hooks.insert(def.name.text, hook);
@@ -236,14 +297,35 @@ impl<'a> Compiler<'a> {
             return;
         };
         let Some((min_len, max_len, lspan)) = def.length else {
-            self.error("policy", def.name.span, format!("policy `{}` needs a `length`", def.name.text));
+            self.error(
+                "policy",
+                def.name.span,
+                format!("policy `{}` needs a `length`", def.name.text),
+            );
             return;
         };
         if min_len == 0 || max_len < min_len {
-            self.error("policy", lspan, "a secret's length must be at least 1 and run upwards");
+            self.error(
+                "policy",
+                lspan,
+                "a secret's length must be at least 1 and run upwards",
+            );
         }
-        if self.plan.policies.iter().any(|p| p.owner == owner && p.secret == secret.text) {
-            self.error("policy", secret.span, format!("another policy already governs {}.{}", owner.as_str(), secret.text));
+        if self
+            .plan
+            .policies
+            .iter()
+            .any(|p| p.owner == owner && p.secret == secret.text)
+        {
+            self.error(
+                "policy",
+                secret.span,
+                format!(
+                    "another policy already governs {}.{}",
+                    owner.as_str(),
+                    secret.text
+                ),
+            );
         }
         let attempts = def.attempts.map_or(3, |(n, _)| n);
         if attempts == 0 {
@@ -252,13 +334,22 @@ impl<'a> Compiler<'a> {
         }
         let lockout = match def.lockout {
             None | Some(LockoutDef::Off(_)) => Lockout::Off,
-            Some(LockoutDef::After { threshold, per_call, when, .. }) => {
+            Some(LockoutDef::After {
+                threshold,
+                per_call,
+                when,
+                ..
+            }) => {
                 let names = Names::settings_only();
                 self.check_expr(&threshold, &names);
                 if let Some(w) = &when {
                     self.check_expr(w, &names);
                 }
-                Lockout::After { threshold, per_call, when }
+                Lockout::After {
+                    threshold,
+                    per_call,
+                    when,
+                }
             }
         };
         self.plan.policies.push(Policy {
@@ -283,7 +374,14 @@ impl<'a> Compiler<'a> {
     ) {
         if let Some(earlier) = open_any.get(&rule.kind) {
             let at = self.sources.locate(*earlier);
-            self.warn("unreachable-rule", rule.span, format!("never used: the `{} any` rule at {at} takes every call first", rule.kind.as_str()));
+            self.warn(
+                "unreachable-rule",
+                rule.span,
+                format!(
+                    "never used: the `{} any` rule at {at} takes every call first",
+                    rule.kind.as_str()
+                ),
+            );
         }
         if rule.guard.is_some() {
             return;
@@ -296,7 +394,11 @@ impl<'a> Compiler<'a> {
                 if let Some(lit) = p.literal() {
                     if let Some(earlier) = seen.get(&(rule.kind, lit.clone())) {
                         let at = self.sources.locate(*earlier);
-                        self.warn("unreachable-rule", rule.span, format!("never used: `{lit}` is already taken by the rule at {at}"));
+                        self.warn(
+                            "unreachable-rule",
+                            rule.span,
+                            format!("never used: `{lit}` is already taken by the rule at {at}"),
+                        );
                     }
                     seen.entry((rule.kind, lit)).or_insert(rule.span);
                 }
@@ -314,14 +416,25 @@ impl<'a> Compiler<'a> {
                 return;
             }
             (_, ast::Matcher::Always) => {
-                self.error("rule", rule.span, format!("a `{}` rule needs a pattern, `any`, `extension` or `in SETTING`", rule.kind.as_str()));
+                self.error(
+                    "rule",
+                    rule.span,
+                    format!(
+                        "a `{}` rule needs a pattern, `any`, `extension` or `in SETTING`",
+                        rule.kind.as_str()
+                    ),
+                );
                 return;
             }
             (_, ast::Matcher::Any) => Matcher::Any,
             (_, ast::Matcher::Extension) => Matcher::Extension,
             (_, ast::Matcher::In(w)) => {
                 if !matches!(self.plan.settings.get(&w.text), Some(Value::List(_))) {
-                    self.error("unknown-setting", w.span, format!("`{}` is not a list setting", w.text));
+                    self.error(
+                        "unknown-setting",
+                        w.span,
+                        format!("`{}` is not a list setting", w.text),
+                    );
                 }
                 Matcher::In(w.text)
             }
@@ -345,7 +458,12 @@ impl<'a> Compiler<'a> {
         self.lower_block(&rule.body, &mut program, &scope, &names);
         let index = self.plan.programs.len();
         self.plan.programs.push(program);
-        let compiled = Rule { matcher, guard: rule.guard, program: index, span: rule.span };
+        let compiled = Rule {
+            matcher,
+            guard: rule.guard,
+            program: index,
+            span: rule.span,
+        };
         match rule.kind {
             K::Dial => self.plan.rules.dial.push(compiled),
             K::Inbound => self.plan.rules.inbound.push(compiled),
@@ -358,15 +476,32 @@ impl<'a> Compiler<'a> {
         matches!(self.plan.settings.get("emergency"), Some(Value::List(l)) if l.iter().any(|v| v.as_text().as_deref() == Some(digits)))
     }
 
-    fn lower_block(&mut self, block: &ast::Block, prog: &mut Program, scope: &Scope, names: &Names) {
+    fn lower_block(
+        &mut self,
+        block: &ast::Block,
+        prog: &mut Program,
+        scope: &Scope,
+        names: &Names,
+    ) {
         let mut ended_at: Option<Span> = None;
         for stmt in &block.stmts {
             if let Some(end) = ended_at.take() {
                 let at = self.sources.locate(end);
-                self.warn("unreachable", stmt.span, format!("never runs: the call has ended at {at}"));
+                self.warn(
+                    "unreachable",
+                    stmt.span,
+                    format!("never runs: the call has ended at {at}"),
+                );
             }
             self.lower_stmt(stmt, prog, scope, names);
-            if matches!(stmt.kind, StmtKind::Hangup | StmtKind::Reject(_) | StmtKind::Voicemail(_) | StmtKind::Outbound(_) | StmtKind::Retry { .. }) {
+            if matches!(
+                stmt.kind,
+                StmtKind::Hangup
+                    | StmtKind::Reject(_)
+                    | StmtKind::Voicemail(_)
+                    | StmtKind::Outbound(_)
+                    | StmtKind::Retry { .. }
+            ) {
                 ended_at = Some(stmt.span);
             }
         }
@@ -392,19 +527,45 @@ impl<'a> Compiler<'a> {
                 if let Some(a) = arg {
                     self.check_expr(a, names);
                 }
-                Self::emit(prog, Op::Play { prompt: prompt.text.clone(), arg: arg.clone() }, span);
+                Self::emit(
+                    prog,
+                    Op::Play {
+                        prompt: prompt.text.clone(),
+                        arg: arg.clone(),
+                    },
+                    span,
+                );
             }
             StmtKind::Tone(t) => {
                 if !TONES.contains(&t.text.as_str()) {
-                    self.error("unknown-tone", t.span, format!("no tone `{}` (tones: {})", t.text, TONES.join(", ")));
+                    self.error(
+                        "unknown-tone",
+                        t.span,
+                        format!("no tone `{}` (tones: {})", t.text, TONES.join(", ")),
+                    );
                 }
                 Self::emit(prog, Op::Tone(t.text.clone()), span);
             }
             StmtKind::Ask { prompt, var } => {
-                Self::emit(prog, Op::Ask { prompt: prompt.text.clone(), var: var.text.clone() }, span);
+                Self::emit(
+                    prog,
+                    Op::Ask {
+                        prompt: prompt.text.clone(),
+                        var: var.text.clone(),
+                    },
+                    span,
+                );
             }
-            StmtKind::Check { input, secret, branches } => self.lower_check(input, secret, branches, span, prog, scope, names),
-            StmtKind::If { cond, then, otherwise } => {
+            StmtKind::Check {
+                input,
+                secret,
+                branches,
+            } => self.lower_check(input, secret, branches, span, prog, scope, names),
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 self.check_expr(cond, names);
                 let jump_else = Self::emit(prog, Op::JumpUnless(cond.clone(), 0), span);
                 self.lower_block(then, prog, scope, names);
@@ -423,37 +584,81 @@ impl<'a> Compiler<'a> {
                     }
                 }
             }
-            StmtKind::Set { object, field, value } => {
+            StmtKind::Set {
+                object,
+                field,
+                value,
+            } => {
                 self.check_object_is(object, OwnerKind::Extension, names);
                 self.check_expr(value, names);
-                let dotted = field.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(".");
+                let dotted = field
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".");
                 match StateField::from_name(&dotted) {
                     Some(f) => {
-                        Self::emit(prog, Op::Set { object: object.clone(), field: f, value: value.clone() }, span);
+                        Self::emit(
+                            prog,
+                            Op::Set {
+                                object: object.clone(),
+                                field: f,
+                                value: value.clone(),
+                            },
+                            span,
+                        );
                     }
                     None => {
-                        let at = Span { start: field[0].span.start, ..field[field.len() - 1].span };
+                        let at = Span {
+                            start: field[0].span.start,
+                            ..field[field.len() - 1].span
+                        };
                         self.error("read-only", at, format!("`{dotted}` cannot be set (settable: blocked, dnd, forward.all, forward.busy, forward.no_answer)"));
                     }
                 }
             }
             StmtKind::Let { var, value } => {
                 self.check_expr(value, names);
-                Self::emit(prog, Op::Let { var: var.text.clone(), value: value.clone() }, span);
+                Self::emit(
+                    prog,
+                    Op::Let {
+                        var: var.text.clone(),
+                        value: value.clone(),
+                    },
+                    span,
+                );
             }
-            StmtKind::Grant { what, object, duration } => {
+            StmtKind::Grant {
+                what,
+                object,
+                duration,
+            } => {
                 self.check_object_is(object, OwnerKind::Extension, names);
                 self.check_expr(duration, names);
                 if what.text != "outbound" {
-                    self.error("unknown-grant", what.span, format!("no grant `{}` (grants: outbound)", what.text));
+                    self.error(
+                        "unknown-grant",
+                        what.span,
+                        format!("no grant `{}` (grants: outbound)", what.text),
+                    );
                 }
-                Self::emit(prog, Op::GrantOutbound { object: object.clone(), duration: duration.clone() }, span);
+                Self::emit(
+                    prog,
+                    Op::GrantOutbound {
+                        object: object.clone(),
+                        duration: duration.clone(),
+                    },
+                    span,
+                );
             }
             StmtKind::Unlock(secret) => {
                 if let Some(target) = self.secret_target(secret, names) {
                     let policy = &self.plan.policies[target.policy];
                     if policy.unlock_by == Unlocker::Admin {
-                        let message = format!("policy `{}` is unlocked by an administrator only (`pbxctl`), not from a phone", policy.name);
+                        let message = format!(
+                            "policy `{}` is unlocked by an administrator only (`pbxctl`), not from a phone",
+                            policy.name
+                        );
                         self.error("unlock-not-allowed", span, message);
                     }
                     Self::emit(prog, Op::Unlock(target), span);
@@ -465,13 +670,28 @@ impl<'a> Compiler<'a> {
                 if let Some(t) = timeout {
                     self.check_expr(t, names);
                 }
-                Self::emit(prog, Op::Alert { extension: extension.clone(), timeout: timeout.clone() }, span);
+                Self::emit(
+                    prog,
+                    Op::Alert {
+                        extension: extension.clone(),
+                        timeout: timeout.clone(),
+                    },
+                    span,
+                );
             }
             StmtKind::Outbound(e) => self.simple(prog, e, names, span, Op::Outbound),
             StmtKind::Voicemail(e) => self.simple(prog, e, names, span, Op::Voicemail),
             StmtKind::Reject(reason) => {
                 if !REJECT_REASONS.contains(&reason.text.as_str()) {
-                    self.error("unknown-reason", reason.span, format!("no reject reason `{}` (reasons: {})", reason.text, REJECT_REASONS.join(", ")));
+                    self.error(
+                        "unknown-reason",
+                        reason.span,
+                        format!(
+                            "no reject reason `{}` (reasons: {})",
+                            reason.text,
+                            REJECT_REASONS.join(", ")
+                        ),
+                    );
                 }
                 Self::emit(prog, Op::Reject(reason.text.clone()), span);
             }
@@ -480,13 +700,28 @@ impl<'a> Compiler<'a> {
             }
             StmtKind::Retry { otherwise } => {
                 let Some(policy) = scope.invalid_of else {
-                    self.error("retry-outside-invalid", span, "`retry` belongs in the `invalid` branch of a `check`");
+                    self.error(
+                        "retry-outside-invalid",
+                        span,
+                        "`retry` belongs in the `invalid` branch of a `check`",
+                    );
                     return;
                 };
-                let at = Self::emit(prog, Op::Retry { policy, target: scope.retry_target, exhausted: None }, span);
+                let at = Self::emit(
+                    prog,
+                    Op::Retry {
+                        policy,
+                        target: scope.retry_target,
+                        exhausted: None,
+                    },
+                    span,
+                );
                 if let Some(block) = otherwise {
                     let start = prog.ops.len();
-                    let inner = Scope { invalid_of: None, ..scope.clone() };
+                    let inner = Scope {
+                        invalid_of: None,
+                        ..scope.clone()
+                    };
                     self.lower_block(block, prog, &inner, names);
                     Self::emit(prog, Op::Hangup, span);
                     if let Op::Retry { exhausted, .. } = &mut prog.ops[at] {
@@ -495,7 +730,10 @@ impl<'a> Compiler<'a> {
                 }
             }
             StmtKind::Attempt(block) => {
-                let inner = Scope { retry_target: prog.ops.len(), ..scope.clone() };
+                let inner = Scope {
+                    retry_target: prog.ops.len(),
+                    ..scope.clone()
+                };
                 self.lower_block(block, prog, &inner, names);
             }
             StmtKind::Dial { number, as_object } => {
@@ -507,26 +745,52 @@ impl<'a> Compiler<'a> {
                         Some((**arg).clone())
                     }
                     Some(other) => {
-                        self.error("dial-as", other.span(), "`dial .. as` takes a verification code: `as code(c)`");
+                        self.error(
+                            "dial-as",
+                            other.span(),
+                            "`dial .. as` takes a verification code: `as code(c)`",
+                        );
                         None
                     }
                 };
-                Self::emit(prog, Op::Dial { number: number.clone(), as_code }, span);
+                Self::emit(
+                    prog,
+                    Op::Dial {
+                        number: number.clone(),
+                        as_code,
+                    },
+                    span,
+                );
             }
             StmtKind::Tally { name, key } => {
                 self.check_expr(key, names);
-                Self::emit(prog, Op::Tally { name: name.text.clone(), key: key.clone() }, span);
+                Self::emit(
+                    prog,
+                    Op::Tally {
+                        name: name.text.clone(),
+                        key: key.clone(),
+                    },
+                    span,
+                );
             }
             StmtKind::Run(hook) => {
                 if !self.plan.hooks.contains_key(&hook.text) {
-                    self.error("unknown-hook", hook.span, format!("no hook `{}` is defined", hook.text));
+                    self.error(
+                        "unknown-hook",
+                        hook.span,
+                        format!("no hook `{}` is defined", hook.text),
+                    );
                 }
                 Self::emit(prog, Op::Run(hook.text.clone()), span);
             }
             StmtKind::Wait(e) => self.simple(prog, e, names, span, Op::Wait),
             StmtKind::Do(name) => {
                 if scope.subs.contains(&name.text) {
-                    self.error("sub-recursion", name.span, format!("`{}` runs itself", name.text));
+                    self.error(
+                        "sub-recursion",
+                        name.span,
+                        format!("`{}` runs itself", name.text),
+                    );
                     return;
                 }
                 match self.subs.get(&name.text).cloned() {
@@ -535,13 +799,24 @@ impl<'a> Compiler<'a> {
                         inner.subs.push(name.text.clone());
                         self.lower_block(&body, prog, &inner, names);
                     }
-                    None => self.error("unknown-sub", name.span, format!("no `sub {}` is defined", name.text)),
+                    None => self.error(
+                        "unknown-sub",
+                        name.span,
+                        format!("no `sub {}` is defined", name.text),
+                    ),
                 }
             }
         }
     }
 
-    fn simple(&mut self, prog: &mut Program, e: &Expr, names: &Names, span: Span, make: fn(Expr) -> Op) {
+    fn simple(
+        &mut self,
+        prog: &mut Program,
+        e: &Expr,
+        names: &Names,
+        span: Span,
+        make: fn(Expr) -> Op,
+    ) {
         self.check_expr(e, names);
         Self::emit(prog, make(e.clone()), span);
     }
@@ -558,7 +833,9 @@ impl<'a> Compiler<'a> {
         names: &Names,
     ) {
         self.check_expr(input, names);
-        let Some(target) = self.secret_target(secret, names) else { return };
+        let Some(target) = self.secret_target(secret, names) else {
+            return;
+        };
         let policy = target.policy;
         let mut seen = HashSet::new();
         for (kind, _, bspan) in branches {
@@ -570,23 +847,48 @@ impl<'a> Compiler<'a> {
             self.error("missing-branch", span, "a `check` needs an `ok` branch");
         }
         if !seen.contains(&BranchKind::Invalid) {
-            self.error("missing-branch", span, "a `check` needs an `invalid` branch");
+            self.error(
+                "missing-branch",
+                span,
+                "a `check` needs an `invalid` branch",
+            );
         }
         let can_lock = !matches!(self.plan.policies[policy].lockout, Lockout::Off);
         if can_lock && !seen.contains(&BranchKind::Locked) {
-            let message = format!("policy `{}` can lock this secret, so the `check` needs a `locked` branch (PG-3)", self.plan.policies[policy].name);
+            let message = format!(
+                "policy `{}` can lock this secret, so the `check` needs a `locked` branch (PG-3)",
+                self.plan.policies[policy].name
+            );
             self.error("missing-branch", span, message);
         }
-        if !can_lock && let Some((_, _, bspan)) = branches.iter().find(|(k, ..)| *k == BranchKind::Locked) {
-            let message = format!("never taken: policy `{}` has `lockout off`", self.plan.policies[policy].name);
+        if !can_lock
+            && let Some((_, _, bspan)) = branches.iter().find(|(k, ..)| *k == BranchKind::Locked)
+        {
+            let message = format!(
+                "never taken: policy `{}` has `lockout off`",
+                self.plan.policies[policy].name
+            );
             self.warn("unreachable", *bspan, message);
         }
-        let at = Self::emit(prog, Op::Check { input: input.clone(), secret: target, ok: 0, locked: 0, invalid: 0 }, span);
+        let at = Self::emit(
+            prog,
+            Op::Check {
+                input: input.clone(),
+                secret: target,
+                ok: 0,
+                locked: 0,
+                invalid: 0,
+            },
+            span,
+        );
         let mut ends = Vec::new();
         let mut starts = HashMap::new();
         for (kind, block, bspan) in branches {
             starts.insert(*kind, prog.ops.len());
-            let inner = Scope { invalid_of: (*kind == BranchKind::Invalid).then_some(policy), ..scope.clone() };
+            let inner = Scope {
+                invalid_of: (*kind == BranchKind::Invalid).then_some(policy),
+                ..scope.clone()
+            };
             self.lower_block(block, prog, &inner, names);
             ends.push(Self::emit(prog, Op::Jump(0), *bspan));
         }
@@ -595,7 +897,13 @@ impl<'a> Compiler<'a> {
             Self::patch(prog, j, end);
         }
         let invalid = starts.get(&BranchKind::Invalid).copied().unwrap_or(end);
-        if let Op::Check { ok, locked, invalid: inv, .. } = &mut prog.ops[at] {
+        if let Op::Check {
+            ok,
+            locked,
+            invalid: inv,
+            ..
+        } = &mut prog.ops[at]
+        {
             *ok = starts.get(&BranchKind::Ok).copied().unwrap_or(end);
             // Without a `locked` branch a locked secret answers like a wrong one.
             *locked = starts.get(&BranchKind::Locked).copied().unwrap_or(invalid);
@@ -605,11 +913,24 @@ impl<'a> Compiler<'a> {
 
     fn secret_target(&mut self, secret: &ast::SecretRef, names: &Names) -> Option<SecretTarget> {
         let owner = self.object_kind(&secret.object, names)?;
-        let found = self.plan.policies.iter().position(|p| p.owner == owner && p.secret == secret.secret.text);
+        let found = self
+            .plan
+            .policies
+            .iter()
+            .position(|p| p.owner == owner && p.secret == secret.secret.text);
         match found {
-            Some(policy) => Some(SecretTarget { object: secret.object.clone(), policy }),
+            Some(policy) => Some(SecretTarget {
+                object: secret.object.clone(),
+                policy,
+            }),
             None => {
-                let message = format!("no policy governs {}.{} (add `policy NAME {{ secret {}.{} .. }}`)", owner.as_str(), secret.secret.text, owner.as_str(), secret.secret.text);
+                let message = format!(
+                    "no policy governs {}.{} (add `policy NAME {{ secret {}.{} .. }}`)",
+                    owner.as_str(),
+                    secret.secret.text,
+                    owner.as_str(),
+                    secret.secret.text
+                );
                 self.error("unknown-secret", secret.secret.span, message);
                 None
             }
@@ -629,7 +950,10 @@ impl<'a> Compiler<'a> {
             }
             Object::Named(w) if names.party(&w.text) => Some(OwnerKind::Extension),
             Object::Named(w) => {
-                let message = format!("`{}` is not an extension or a code (use `caller`, `callee`, `extension(..)` or `code(..)`)", w.text);
+                let message = format!(
+                    "`{}` is not an extension or a code (use `caller`, `callee`, `extension(..)` or `code(..)`)",
+                    w.text
+                );
                 self.error("not-a-record", w.span, message);
                 None
             }
@@ -640,7 +964,11 @@ impl<'a> Compiler<'a> {
         if let Some(kind) = self.object_kind(object, names)
             && kind != want
         {
-            self.error("not-a-record", object.span(), format!("expected {}", want.as_str()));
+            self.error(
+                "not-a-record",
+                object.span(),
+                format!("expected {}", want.as_str()),
+            );
         }
     }
 
@@ -657,7 +985,11 @@ impl<'a> Compiler<'a> {
                 self.check_expr(window, names);
             }
             ExprKind::Path { object, fields } => {
-                let dotted = fields.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(".");
+                let dotted = fields
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".");
                 let (allowed, what): (&[&str], &str) = match object {
                     Object::Named(w) if names.party(&w.text) => (EXTENSION_FIELDS, "an extension"),
                     Object::Extension(arg, _) => {
@@ -670,9 +1002,20 @@ impl<'a> Compiler<'a> {
                     }
                     Object::Named(w) => {
                         if !names.is_known(&w.text, &self.plan.settings) {
-                            self.error("unknown-name", w.span, format!("`{}` is not a variable, a setting, `caller` or `callee`", w.text));
+                            self.error(
+                                "unknown-name",
+                                w.span,
+                                format!(
+                                    "`{}` is not a variable, a setting, `caller` or `callee`",
+                                    w.text
+                                ),
+                            );
                         } else if !fields.is_empty() {
-                            self.error("no-fields", fields[0].span, format!("`{}` is a plain value; it has no fields", w.text));
+                            self.error(
+                                "no-fields",
+                                fields[0].span,
+                                format!("`{}` is a plain value; it has no fields", w.text),
+                            );
                         }
                         return;
                     }
@@ -681,8 +1024,18 @@ impl<'a> Compiler<'a> {
                     return;
                 }
                 if !allowed.contains(&dotted.as_str()) {
-                    let at = Span { start: fields[0].span.start, ..fields[fields.len() - 1].span };
-                    self.error("unknown-field", at, format!("{what} has no field `{dotted}` (fields: {})", allowed.join(", ")));
+                    let at = Span {
+                        start: fields[0].span.start,
+                        ..fields[fields.len() - 1].span
+                    };
+                    self.error(
+                        "unknown-field",
+                        at,
+                        format!(
+                            "{what} has no field `{dotted}` (fields: {})",
+                            allowed.join(", ")
+                        ),
+                    );
                 }
             }
         }
@@ -698,7 +1051,11 @@ struct Names {
 
 impl Names {
     fn settings_only() -> Names {
-        Names { parties: &[], vars: HashSet::new(), settings_only: true }
+        Names {
+            parties: &[],
+            vars: HashSet::new(),
+            settings_only: true,
+        }
     }
 
     fn for_rule(kind: ast::RuleKind, matcher: &Matcher) -> Names {
@@ -710,7 +1067,11 @@ impl Names {
         if let Matcher::Pattern(p) = matcher {
             vars.extend(p.captures().map(String::from));
         }
-        Names { parties, vars, settings_only: false }
+        Names {
+            parties,
+            vars,
+            settings_only: false,
+        }
     }
 
     fn party(&self, name: &str) -> bool {
@@ -727,7 +1088,12 @@ impl Names {
         self.collect(block, subs, &mut visited);
     }
 
-    fn collect(&mut self, block: &ast::Block, subs: &HashMap<String, ast::Block>, visited: &mut HashSet<String>) {
+    fn collect(
+        &mut self,
+        block: &ast::Block,
+        subs: &HashMap<String, ast::Block>,
+        visited: &mut HashSet<String>,
+    ) {
         for stmt in &block.stmts {
             match &stmt.kind {
                 StmtKind::Ask { var, .. } | StmtKind::Let { var, .. } => {
@@ -738,13 +1104,17 @@ impl Names {
                         self.collect(b, subs, visited);
                     }
                 }
-                StmtKind::If { then, otherwise, .. } => {
+                StmtKind::If {
+                    then, otherwise, ..
+                } => {
                     self.collect(then, subs, visited);
                     if let Some(o) = otherwise {
                         self.collect(o, subs, visited);
                     }
                 }
-                StmtKind::Retry { otherwise: Some(b) } | StmtKind::Attempt(b) => self.collect(b, subs, visited),
+                StmtKind::Retry { otherwise: Some(b) } | StmtKind::Attempt(b) => {
+                    self.collect(b, subs, visited)
+                }
                 StmtKind::Do(name) => {
                     if visited.insert(name.text.clone())
                         && let Some(body) = subs.get(&name.text)
@@ -764,8 +1134,11 @@ mod tests {
 
     #[test]
     fn the_default_plan_loads_without_findings() {
-        let plan = load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/dialplans/default.pbx")))
-            .unwrap_or_else(|f| panic!("{}", f.render()));
+        let plan = load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/dialplans/default.pbx"
+        )))
+        .unwrap_or_else(|f| panic!("{}", f.render()));
         assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
         assert_eq!(plan.policies.len(), 3);
         assert_eq!(plan.classes.len(), 4);

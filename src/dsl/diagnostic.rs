@@ -34,17 +34,32 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at a span.
     pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, code, message: message.into(), span: Some(span), label: String::new() }
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span: Some(span),
+            label: String::new(),
+        }
     }
 
     /// A warning at a span.
     pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, span, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, span, message)
+        }
     }
 
     /// An error about a whole file or no file at all.
     pub fn unplaced(code: &'static str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, code, message: message.into(), span: None, label: String::new() }
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span: None,
+            label: String::new(),
+        }
     }
 
     /// Adds the note shown under the caret.
@@ -77,7 +92,10 @@ impl Diagnostic {
             ]),
             None => drawn,
         };
-        let config = term::Config { chars: Chars::ascii(), ..term::Config::default() };
+        let config = term::Config {
+            chars: Chars::ascii(),
+            ..term::Config::default()
+        };
         term::emit_into_string(&config, &files, &drawn)
             .unwrap_or_else(|_| format!("{}: {}\n", self.severity_word(), self.message))
     }
@@ -107,7 +125,12 @@ impl Diagnostic {
     /// `file:line:col: error: message`, for one-line output such as GitHub annotations.
     pub fn one_line(&self, sources: &SourceMap) -> String {
         match self.span {
-            Some(span) => format!("{}: {}: {}", sources.locate(span), self.severity_word(), self.message),
+            Some(span) => format!(
+                "{}: {}: {}",
+                sources.locate(span),
+                self.severity_word(),
+                self.message
+            ),
             None => format!("{}: {}", self.severity_word(), self.message),
         }
     }
@@ -132,7 +155,10 @@ pub struct Failure {
 impl Failure {
     /// All diagnostics drawn for a terminal.
     pub fn render(&self) -> String {
-        self.diagnostics.iter().map(|d| d.render(&self.sources)).collect()
+        self.diagnostics
+            .iter()
+            .map(|d| d.render(&self.sources))
+            .collect()
     }
 }
 
@@ -151,8 +177,9 @@ mod tests {
     #[test]
     fn renders_file_line_column_and_caret() {
         let mut map = SourceMap::default();
-        let id = map.add("plan.pbx", "dial *11 {\n  plya x\n}\n".into());
-        let d = Diagnostic::error("syntax", Span::new(id, 13, 17), "expected a statement").with_label("here");
+        let id = map.add("plan.pbx", "dial *23 {\n  plya x\n}\n".into());
+        let d = Diagnostic::error("syntax", Span::new(id, 13, 17), "expected a statement")
+            .with_label("here");
         let text = d.render(&map);
         assert!(text.contains("plan.pbx:2:3"), "{text}");
         assert!(text.contains("^^^^ here"), "{text}");

@@ -15,15 +15,23 @@ struct DialplanParser;
 
 /// Parses one file. Syntax errors come back as diagnostics with spans.
 pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
-    let mut pairs = DialplanParser::parse(Rule::plan, text).map_err(|e| vec![syntax_error(file, text, e)])?;
-    let mut cx = Cx { file, errors: Vec::new() };
+    let mut pairs =
+        DialplanParser::parse(Rule::plan, text).map_err(|e| vec![syntax_error(file, text, e)])?;
+    let mut cx = Cx {
+        file,
+        errors: Vec::new(),
+    };
     let plan = pairs.next().expect("a plan pair");
     let items = plan
         .into_inner()
         .filter(|p| p.as_rule() != Rule::EOI)
         .filter_map(|p| cx.parse_item(p))
         .collect();
-    if cx.errors.is_empty() { Ok(File { items }) } else { Err(cx.errors) }
+    if cx.errors.is_empty() {
+        Ok(File { items })
+    } else {
+        Err(cx.errors)
+    }
 }
 
 fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
@@ -35,7 +43,9 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
     let end = if end > start {
         end
     } else {
-        let word = text[start..].find(|c: char| c.is_whitespace()).unwrap_or(text.len() - start);
+        let word = text[start..]
+            .find(|c: char| c.is_whitespace())
+            .unwrap_or(text.len() - start);
         start + word.clamp(usize::from(start < text.len()), 24)
     };
     let message = match &e.variant {
@@ -52,7 +62,11 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
         pest::error::ErrorVariant::CustomError { message } => message.clone(),
     };
     let found = text[start..end].trim();
-    let label = if found.is_empty() { "here".to_string() } else { format!("found `{found}`") };
+    let label = if found.is_empty() {
+        "here".to_string()
+    } else {
+        format!("found `{found}`")
+    };
     Diagnostic::error("syntax", Span::new(file, start, end), message).with_label(label)
 }
 
@@ -60,41 +74,93 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
 fn describe(which: Rule) -> &'static str {
     match which {
         Rule::EOI => "end of file",
-        Rule::item | Rule::include | Rule::setting | Rule::policy | Rule::class | Rule::hook | Rule::sub
-        | Rule::rule | Rule::rule_kind => "an item (set, policy, class, hook, sub, dial, inbound, incoming, incall)",
-        Rule::stmt | Rule::s_play | Rule::s_tone | Rule::s_ask | Rule::s_check | Rule::s_if | Rule::s_set
-        | Rule::s_let | Rule::s_grant | Rule::s_unlock | Rule::s_ring | Rule::s_alert | Rule::s_outbound
-        | Rule::s_voicemail | Rule::s_reject | Rule::s_hangup | Rule::s_retry | Rule::s_attempt | Rule::s_dial
-        | Rule::s_tally | Rule::s_run | Rule::s_wait | Rule::s_do => "a statement",
+        Rule::item
+        | Rule::include
+        | Rule::setting
+        | Rule::policy
+        | Rule::class
+        | Rule::hook
+        | Rule::sub
+        | Rule::rule
+        | Rule::rule_kind => {
+            "an item (set, policy, class, hook, sub, dial, inbound, incoming, incall)"
+        }
+        Rule::stmt
+        | Rule::s_play
+        | Rule::s_tone
+        | Rule::s_ask
+        | Rule::s_check
+        | Rule::s_if
+        | Rule::s_set
+        | Rule::s_let
+        | Rule::s_grant
+        | Rule::s_unlock
+        | Rule::s_ring
+        | Rule::s_alert
+        | Rule::s_outbound
+        | Rule::s_voicemail
+        | Rule::s_reject
+        | Rule::s_hangup
+        | Rule::s_retry
+        | Rule::s_attempt
+        | Rule::s_dial
+        | Rule::s_tally
+        | Rule::s_run
+        | Rule::s_wait
+        | Rule::s_do => "a statement",
         Rule::block => "`{`",
         Rule::branch | Rule::branch_kind => "`ok`, `locked` or `invalid`",
-        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr | Rule::path | Rule::call => {
-            "an expression"
-        }
+        Rule::expr
+        | Rule::or_expr
+        | Rule::and_expr
+        | Rule::not_expr
+        | Rule::cmp_expr
+        | Rule::path
+        | Rule::call => "an expression",
         Rule::cmp_op => "a comparison",
-        Rule::literal | Rule::duration | Rule::range | Rule::boolean | Rule::none | Rule::digits | Rule::list => {
-            "a value"
-        }
+        Rule::literal
+        | Rule::duration
+        | Rule::range
+        | Rule::boolean
+        | Rule::none
+        | Rule::digits
+        | Rule::list => "a value",
         Rule::string | Rule::str_inner => "a quoted string",
         Rule::int => "a number",
         Rule::ident => "a name",
         Rule::field | Rule::field_path => "a field name",
         Rule::name => "a name such as `enter-pin`",
-        Rule::object | Rule::object_fn | Rule::object_kind => "`caller`, `callee`, `extension(..)` or `code(..)`",
+        Rule::object | Rule::object_fn | Rule::object_kind => {
+            "`caller`, `callee`, `extension(..)` or `code(..)`"
+        }
         Rule::secret_ref => "a secret such as `caller.voicemail`",
         Rule::owner_kind => "`extension` or `code`",
-        Rule::matcher | Rule::match_any | Rule::match_extension | Rule::match_in | Rule::dial_pattern
-        | Rule::pattern_body | Rule::p_digits | Rule::p_wild | Rule::p_range | Rule::p_rest | Rule::p_capture => {
-            "a dial pattern, `any`, `extension` or `in SETTING`"
-        }
-        Rule::policy_clause | Rule::p_secret | Rule::p_length | Rule::p_attempts | Rule::p_lockout
-        | Rule::p_unlock_by | Rule::p_unlock_does => "a policy clause (secret, length, attempts, lockout, unlock)",
+        Rule::matcher
+        | Rule::match_any
+        | Rule::match_extension
+        | Rule::match_in
+        | Rule::dial_pattern
+        | Rule::pattern_body
+        | Rule::p_digits
+        | Rule::p_wild
+        | Rule::p_range
+        | Rule::p_rest
+        | Rule::p_capture => "a dial pattern, `any`, `extension` or `in SETTING`",
+        Rule::policy_clause
+        | Rule::p_secret
+        | Rule::p_length
+        | Rule::p_attempts
+        | Rule::p_lockout
+        | Rule::p_unlock_by
+        | Rule::p_unlock_does => "a policy clause (secret, length, attempts, lockout, unlock)",
         Rule::lockout_off | Rule::lockout_after => "`off` or `after N`",
         Rule::per_call => "`per call`",
         Rule::unlocker => "`admin`, `manager` or `owner`",
         Rule::unlock_effect => "`clears` or `keeps`",
         Rule::class_line | Rule::class_verb => "`allow` or `deny`",
-        Rule::hook_file | Rule::hook_body | Rule::hook_code => "`from \"file.rhai\"` or `\"\"\"` code `\"\"\"`",
+        Rule::hook_file | Rule::hook_body | Rule::hook_code => {
+            "`from \"file.rhai\"` or `\"\"\"` code `\"\"\"`"
+        }
         Rule::not_op => "`not`",
         _ => "something else",
     }
@@ -112,13 +178,17 @@ impl Cx {
     }
 
     fn word(&self, pair: Pair<Rule>) -> Word {
-        Word { span: self.span(&pair), text: pair.as_str().to_string() }
+        Word {
+            span: self.span(&pair),
+            text: pair.as_str().to_string(),
+        }
     }
 
     fn int(&mut self, pair: Pair<Rule>) -> u32 {
         let span = self.span(&pair);
         pair.as_str().parse().unwrap_or_else(|_| {
-            self.errors.push(Diagnostic::error("number", span, "number too large"));
+            self.errors
+                .push(Diagnostic::error("number", span, "number too large"));
             0
         })
     }
@@ -128,7 +198,10 @@ impl Cx {
         Some(match pair.as_rule() {
             Rule::include => {
                 let s = pair.into_inner().next().unwrap();
-                Item::Include { path: unquote(s.as_str()), span }
+                Item::Include {
+                    path: unquote(s.as_str()),
+                    span,
+                }
             }
             Rule::setting => {
                 let mut inner = pair.into_inner();
@@ -150,7 +223,10 @@ impl Cx {
                     },
                     Rule::hook_body => {
                         let code = src.into_inner().next().unwrap();
-                        HookSource::Inline { span: self.span(&code), code: code.as_str().to_string() }
+                        HookSource::Inline {
+                            span: self.span(&code),
+                            code: code.as_str().to_string(),
+                        }
                     }
                     _ => unreachable!(),
                 };
@@ -191,7 +267,9 @@ impl Cx {
                         "extension" => OwnerKind::Extension,
                         _ => OwnerKind::Code,
                     };
-                    def.secret.replace((kind, self.word(parts.next().unwrap()))).is_some()
+                    def.secret
+                        .replace((kind, self.word(parts.next().unwrap())))
+                        .is_some()
                 }
                 Rule::p_length => {
                     let lo = self.int(parts.next().unwrap());
@@ -217,7 +295,12 @@ impl Cx {
                                     _ => when = Some(self.parse_expr(rest)),
                                 }
                             }
-                            LockoutDef::After { threshold, per_call, when, span: cspan }
+                            LockoutDef::After {
+                                threshold,
+                                per_call,
+                                when,
+                                span: cspan,
+                            }
                         }
                     };
                     def.lockout.replace(lockout).is_some()
@@ -237,7 +320,11 @@ impl Cx {
                 _ => unreachable!(),
             };
             if duplicate {
-                self.errors.push(Diagnostic::error("duplicate-clause", cspan, "this clause is already given above"));
+                self.errors.push(Diagnostic::error(
+                    "duplicate-clause",
+                    cspan,
+                    "this clause is already given above",
+                ));
             }
         }
         def
@@ -261,7 +348,12 @@ impl Cx {
                 _ => unreachable!(),
             }
         }
-        Some(ClassDef { number, label, lines, span })
+        Some(ClassDef {
+            number,
+            label,
+            lines,
+            span,
+        })
     }
 
     fn parse_pattern(&mut self, pair: Pair<Rule>) -> Option<Pattern> {
@@ -293,7 +385,9 @@ impl Cx {
             match part.as_rule() {
                 Rule::match_any => matcher = Matcher::Any,
                 Rule::match_extension => matcher = Matcher::Extension,
-                Rule::match_in => matcher = Matcher::In(self.word(part.into_inner().next().unwrap())),
+                Rule::match_in => {
+                    matcher = Matcher::In(self.word(part.into_inner().next().unwrap()))
+                }
                 Rule::dial_pattern => {
                     let end = self.span(&part).end;
                     matcher = Matcher::Pattern(self.parse_pattern(part)?);
@@ -307,7 +401,13 @@ impl Cx {
         if !matches!(matcher, Matcher::Pattern(_)) {
             span.end = span.end.max(span.start);
         }
-        Some(RuleDef { kind, matcher, guard, body: body.unwrap(), span })
+        Some(RuleDef {
+            kind,
+            matcher,
+            guard,
+            body: body.unwrap(),
+            span,
+        })
     }
 
     fn parse_block(&mut self, pair: Pair<Rule>) -> Block {
@@ -347,7 +447,11 @@ impl Cx {
                         (kind, self.parse_block(bp.next().unwrap()), bspan)
                     })
                     .collect();
-                StmtKind::Check { input, secret, branches }
+                StmtKind::Check {
+                    input,
+                    secret,
+                    branches,
+                }
             }
             Rule::s_if => {
                 let cond = self.parse_expr(p.next().unwrap());
@@ -356,26 +460,49 @@ impl Cx {
                     Rule::block => self.parse_block(e),
                     _ => {
                         let nested = self.parse_stmt(e);
-                        Block { span: nested.span, stmts: vec![nested] }
+                        Block {
+                            span: nested.span,
+                            stmts: vec![nested],
+                        }
                     }
                 });
-                StmtKind::If { cond, then, otherwise }
+                StmtKind::If {
+                    cond,
+                    then,
+                    otherwise,
+                }
             }
             Rule::s_set => {
                 let object = self.parse_object(p.next().unwrap());
-                let field = p.next().unwrap().into_inner().map(|f| self.word(f)).collect();
+                let field = p
+                    .next()
+                    .unwrap()
+                    .into_inner()
+                    .map(|f| self.word(f))
+                    .collect();
                 let value = self.parse_expr(p.next().unwrap());
-                StmtKind::Set { object, field, value }
+                StmtKind::Set {
+                    object,
+                    field,
+                    value,
+                }
             }
             Rule::s_let => {
                 let var = self.word(p.next().unwrap());
-                StmtKind::Let { var, value: self.parse_expr(p.next().unwrap()) }
+                StmtKind::Let {
+                    var,
+                    value: self.parse_expr(p.next().unwrap()),
+                }
             }
             Rule::s_grant => {
                 let what = self.word(p.next().unwrap());
                 let object = self.parse_object(p.next().unwrap());
                 let duration = self.parse_expr(p.next().unwrap());
-                StmtKind::Grant { what, object, duration }
+                StmtKind::Grant {
+                    what,
+                    object,
+                    duration,
+                }
             }
             Rule::s_unlock => StmtKind::Unlock(self.parse_secret_ref(p.next().unwrap())),
             Rule::s_ring => StmtKind::Ring(self.parse_expr(p.next().unwrap())),
@@ -388,7 +515,9 @@ impl Cx {
             Rule::s_voicemail => StmtKind::Voicemail(self.parse_expr(p.next().unwrap())),
             Rule::s_reject => StmtKind::Reject(self.word(p.next().unwrap())),
             Rule::s_hangup => StmtKind::Hangup,
-            Rule::s_retry => StmtKind::Retry { otherwise: p.next().map(|b| self.parse_block(b)) },
+            Rule::s_retry => StmtKind::Retry {
+                otherwise: p.next().map(|b| self.parse_block(b)),
+            },
             Rule::s_attempt => StmtKind::Attempt(self.parse_block(p.next().unwrap())),
             Rule::s_dial => {
                 let number = self.parse_expr(p.next().unwrap());
@@ -397,7 +526,10 @@ impl Cx {
             }
             Rule::s_tally => {
                 let name = self.word(p.next().unwrap());
-                StmtKind::Tally { name, key: self.parse_expr(p.next().unwrap()) }
+                StmtKind::Tally {
+                    name,
+                    key: self.parse_expr(p.next().unwrap()),
+                }
             }
             Rule::s_run => StmtKind::Run(self.word(p.next().unwrap())),
             Rule::s_wait => StmtKind::Wait(self.parse_expr(p.next().unwrap())),
@@ -411,7 +543,11 @@ impl Cx {
         let span = self.span(&pair);
         let mut p = pair.into_inner();
         let object = self.parse_object(p.next().unwrap());
-        SecretRef { object, secret: self.word(p.next().unwrap()), span }
+        SecretRef {
+            object,
+            secret: self.word(p.next().unwrap()),
+            span,
+        }
     }
 
     fn parse_object(&mut self, pair: Pair<Rule>) -> Object {
@@ -423,7 +559,11 @@ impl Cx {
                 let mut p = inner.into_inner();
                 let kind = p.next().unwrap().as_str() == "extension";
                 let arg = Box::new(self.parse_expr(p.next().unwrap()));
-                if kind { Object::Extension(arg, span) } else { Object::Code(arg, span) }
+                if kind {
+                    Object::Extension(arg, span)
+                } else {
+                    Object::Code(arg, span)
+                }
             }
             _ => unreachable!(),
         }
@@ -438,10 +578,15 @@ impl Cx {
                 let mut parts = pair
                     .into_inner()
                     .filter(|p| !matches!(p.as_rule(), Rule::kw_and | Rule::kw_or))
-                    .map(|p| self.parse_expr(p)).collect::<Vec<_>>().into_iter();
+                    .map(|p| self.parse_expr(p))
+                    .collect::<Vec<_>>()
+                    .into_iter();
                 let first = parts.next().unwrap();
                 parts.fold(first, |acc, next| {
-                    let span = Span { end: next.span.end, ..acc.span };
+                    let span = Span {
+                        end: next.span.end,
+                        ..acc.span
+                    };
                     let kind = if is_or {
                         ExprKind::Or(Box::new(acc), Box::new(next))
                     } else {
@@ -461,7 +606,10 @@ impl Cx {
                 }
                 let mut e = inner.unwrap();
                 for _ in 0..nots {
-                    e = Expr { kind: ExprKind::Not(Box::new(e)), span };
+                    e = Expr {
+                        kind: ExprKind::Not(Box::new(e)),
+                        span,
+                    };
                 }
                 e
             }
@@ -481,7 +629,10 @@ impl Cx {
                             _ => CompareOp::In,
                         };
                         let right = self.parse_operand(p.next().unwrap());
-                        Expr { kind: ExprKind::Compare(op, Box::new(left), Box::new(right)), span }
+                        Expr {
+                            kind: ExprKind::Compare(op, Box::new(left), Box::new(right)),
+                            span,
+                        }
                     }
                 }
             }
@@ -495,20 +646,34 @@ impl Cx {
             Rule::path => {
                 let mut p = pair.into_inner();
                 let object = self.parse_object(p.next().unwrap());
-                let fields = p.next().map(|f| f.into_inner().map(|w| self.word(w)).collect()).unwrap_or_default();
-                Expr { kind: ExprKind::Path { object, fields }, span }
+                let fields = p
+                    .next()
+                    .map(|f| f.into_inner().map(|w| self.word(w)).collect())
+                    .unwrap_or_default();
+                Expr {
+                    kind: ExprKind::Path { object, fields },
+                    span,
+                }
             }
             Rule::call => {
                 let mut p = pair.into_inner();
                 let name = self.word(p.next().unwrap());
                 let key = Box::new(self.parse_expr(p.next().unwrap()));
                 let window = Box::new(self.parse_expr(p.next().unwrap()));
-                Expr { kind: ExprKind::Tally { name, key, window }, span }
+                Expr {
+                    kind: ExprKind::Tally { name, key, window },
+                    span,
+                }
             }
-            Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr => self.parse_expr(pair),
+            Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr => {
+                self.parse_expr(pair)
+            }
             _ => {
                 let lit = self.parse_literal(pair);
-                Expr { kind: ExprKind::Literal(lit.value), span }
+                Expr {
+                    kind: ExprKind::Literal(lit.value),
+                    span,
+                }
             }
         }
     }
@@ -526,7 +691,8 @@ impl Cx {
                 let lo: u64 = lo.parse().unwrap_or(0);
                 let hi: u64 = hi.parse().unwrap_or(0);
                 if hi < lo {
-                    self.errors.push(Diagnostic::error("range", span, "the range runs backwards"));
+                    self.errors
+                        .push(Diagnostic::error("range", span, "the range runs backwards"));
                 }
                 LiteralValue::Range(lo, hi)
             }
@@ -534,7 +700,9 @@ impl Cx {
             Rule::none => LiteralValue::None,
             Rule::digits => LiteralValue::Digits(text.to_string()),
             Rule::string => LiteralValue::Str(unquote(text)),
-            Rule::list => LiteralValue::List(pair.into_inner().map(|p| self.parse_literal(p)).collect()),
+            Rule::list => {
+                LiteralValue::List(pair.into_inner().map(|p| self.parse_literal(p)).collect())
+            }
             other => unreachable!("literal {other:?}"),
         };
         Literal { value, span }
@@ -543,7 +711,10 @@ impl Cx {
 
 /// The text of a quoted string, with `\"` and `\\` undone.
 fn unquote(quoted: &str) -> String {
-    let inner = quoted.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(quoted);
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(quoted);
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {

@@ -104,7 +104,11 @@ pub enum Lockout {
     Off,
     /// After `threshold` failures, counted across calls unless `per_call`,
     /// and only while `when` holds.
-    After { threshold: Expr, per_call: bool, when: Option<Expr> },
+    After {
+        threshold: Expr,
+        per_call: bool,
+        when: Option<Expr>,
+    },
 }
 
 /// A class of service (VC-7).
@@ -123,7 +127,11 @@ impl Class {
     /// specific matching pattern decides, a tie goes to `deny`, no match denies.
     pub fn permits(&self, number: &str) -> bool {
         let mut best: Option<&(bool, Pattern)> = None;
-        for line in self.lines.iter().filter(|(_, p)| p.matches(number).is_some()) {
+        for line in self
+            .lines
+            .iter()
+            .filter(|(_, p)| p.matches(number).is_some())
+        {
             best = match best {
                 None => Some(line),
                 Some(cur) => match line.1.specificity_cmp(&cur.1) {
@@ -190,9 +198,15 @@ impl StateField {
 
     /// Looks a dotted name up.
     pub fn from_name(name: &str) -> Option<StateField> {
-        [Self::Blocked, Self::Dnd, Self::ForwardAll, Self::ForwardBusy, Self::ForwardNoAnswer]
-            .into_iter()
-            .find(|f| f.name() == name)
+        [
+            Self::Blocked,
+            Self::Dnd,
+            Self::ForwardAll,
+            Self::ForwardBusy,
+            Self::ForwardNoAnswer,
+        ]
+        .into_iter()
+        .find(|f| f.name() == name)
     }
 }
 
@@ -215,13 +229,23 @@ pub enum Op {
     /// Play a prompt and collect digits into a variable.
     Ask { prompt: String, var: String },
     /// Check a secret; jump to one of three places.
-    Check { input: Expr, secret: SecretTarget, ok: usize, locked: usize, invalid: usize },
+    Check {
+        input: Expr,
+        secret: SecretTarget,
+        ok: usize,
+        locked: usize,
+        invalid: usize,
+    },
     /// Go to an op.
     Jump(usize),
     /// Go to an op unless the condition holds.
     JumpUnless(Expr, usize),
     /// Change extension state.
-    Set { object: Object, field: StateField, value: Expr },
+    Set {
+        object: Object,
+        field: StateField,
+        value: Expr,
+    },
     /// Bind a variable.
     Let { var: String, value: Expr },
     /// Open the outbound window for an extension.
@@ -231,7 +255,10 @@ pub enum Op {
     /// Deliver to an extension through the `incoming` rules.
     Ring(Expr),
     /// Ring the phone; continue after the timeout if nobody answers.
-    Alert { extension: Expr, timeout: Option<Expr> },
+    Alert {
+        extension: Expr,
+        timeout: Option<Expr>,
+    },
     /// Leave through the trunk.
     Outbound(Expr),
     /// Leave a message.
@@ -241,7 +268,11 @@ pub enum Op {
     /// End the call.
     Hangup,
     /// Try again from `target` while the policy's attempts last.
-    Retry { policy: PolicyId, target: usize, exhausted: Option<usize> },
+    Retry {
+        policy: PolicyId,
+        target: usize,
+        exhausted: Option<usize>,
+    },
     /// Run the dial rules on new digits, optionally as a verification code.
     Dial { number: Expr, as_code: Option<Expr> },
     /// Count an event.
@@ -253,8 +284,14 @@ pub enum Op {
 }
 
 /// Settings the engine itself reads, with their defaults when a plan omits them.
-pub const ENGINE_SETTINGS: &[&str] =
-    &["emergency", "numbering", "outside_prefix", "digit_timeout", "prompt_timeout", "disa"];
+pub const ENGINE_SETTINGS: &[&str] = &[
+    "emergency",
+    "numbering",
+    "outside_prefix",
+    "digit_timeout",
+    "prompt_timeout",
+    "disa",
+];
 
 /// Reasons a call may be rejected with (`sessions.md`).
 pub const REJECT_REASONS: &[&str] = &[

@@ -21,7 +21,11 @@ pub struct Span {
 impl Span {
     /// A span from a pest pair's byte range.
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span { file, start: start as u32, end: end as u32 }
+        Span {
+            file,
+            start: start as u32,
+            end: end as u32,
+        }
     }
 
     /// The byte range, for slicing the source.
@@ -45,7 +49,10 @@ impl SourceFile {
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
-        let col = self.text[start..offset.min(self.text.len())].chars().count() + 1;
+        let col = self.text[start..offset.min(self.text.len())]
+            .chars()
+            .count()
+            + 1;
         (line + 1, col)
     }
 }
@@ -74,7 +81,11 @@ impl SourceMap {
     pub fn add(&mut self, path: impl AsRef<Path>, text: String) -> FileId {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        self.files.push(Arc::new(SourceFile { path: path.as_ref().to_path_buf(), text, line_starts }));
+        self.files.push(Arc::new(SourceFile {
+            path: path.as_ref().to_path_buf(),
+            text,
+            line_starts,
+        }));
         FileId(self.files.len() as u32 - 1)
     }
 
@@ -85,7 +96,10 @@ impl SourceMap {
 
     /// All files, in the order they were added.
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f.as_ref()))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f.as_ref()))
     }
 
     /// `path:line:col` of a span's start.
@@ -108,7 +122,7 @@ mod tests {
     #[test]
     fn line_and_column_are_one_based() {
         let mut map = SourceMap::default();
-        let id = map.add("a.pbx", "set x = 1\n  dial *11 {}\n".into());
+        let id = map.add("a.pbx", "set x = 1\n  dial *23 {}\n".into());
         assert_eq!(map.file(id).line_col(0), (1, 1));
         assert_eq!(map.file(id).line_col(12), (2, 3));
         assert_eq!(map.locate(Span::new(id, 12, 16)), "a.pbx:2:3");

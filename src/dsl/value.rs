@@ -76,7 +76,9 @@ impl Value {
                 (Some(a), Some(b)) => a == b,
                 _ => false,
             },
-            (Value::Duration(_), _) | (_, Value::Duration(_)) => self.as_duration() == other.as_duration(),
+            (Value::Duration(_), _) | (_, Value::Duration(_)) => {
+                self.as_duration() == other.as_duration()
+            }
             _ => self == other,
         }
     }
@@ -96,9 +98,15 @@ impl Value {
     pub fn member_of(&self, container: &Value) -> bool {
         match container {
             Value::List(items) => items.iter().any(|i| i.same(self)),
-            Value::Range(lo, hi) => self.as_text().and_then(|t| t.parse::<u64>().ok()).is_some_and(|n| {
-                (lo..=hi).contains(&&n) && self.as_text().is_some_and(|t| !t.starts_with('0') || t == "0")
-            }),
+            Value::Range(lo, hi) => self
+                .as_text()
+                .and_then(|t| t.parse::<u64>().ok())
+                .is_some_and(|n| {
+                    (lo..=hi).contains(&&n)
+                        && self
+                            .as_text()
+                            .is_some_and(|t| !t.starts_with('0') || t == "0")
+                }),
             _ => false,
         }
     }
@@ -173,10 +181,15 @@ mod tests {
     fn equality_is_by_number_or_by_digits() {
         assert!(Value::Digits("5".into()).same(&Value::Int(5)));
         assert!(!Value::Digits("0911".into()).same(&Value::Digits("911".into())));
-        assert!(Value::Digits("911".into()).member_of(&Value::List(vec![Value::Digits("911".into())])));
+        assert!(
+            Value::Digits("911".into()).member_of(&Value::List(vec![Value::Digits("911".into())]))
+        );
         assert!(Value::Digits("101".into()).member_of(&Value::Range(100, 899)));
         assert!(!Value::Digits("0101".into()).member_of(&Value::Range(100, 899)));
         assert!(!Value::Digits("900".into()).member_of(&Value::Range(100, 899)));
-        assert_eq!(Value::Int(3).order(&Value::Digits("5".into())), Some(std::cmp::Ordering::Less));
+        assert_eq!(
+            Value::Int(3).order(&Value::Digits("5".into())),
+            Some(std::cmp::Ordering::Less)
+        );
     }
 }

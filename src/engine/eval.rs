@@ -20,7 +20,10 @@ pub struct Fault {
 impl Fault {
     /// A fault at a span.
     pub fn at(span: Span, message: impl Into<String>) -> Fault {
-        Fault { span, message: message.into() }
+        Fault {
+            span,
+            message: message.into(),
+        }
     }
 
     fn store(span: Span, e: StoreError) -> Fault {
@@ -32,7 +35,7 @@ impl Fault {
 #[derive(Debug)]
 pub enum Record {
     /// An extension number and its record, if it exists.
-    Extension(String, Option<ExtensionRecord>),
+    Extension(String, Option<Box<ExtensionRecord>>),
     /// A code and its record, if it exists.
     Code(String, Option<CodeRecord>),
     /// An outside party (not in the directory).
@@ -71,8 +74,12 @@ impl Scope<'_> {
             ExprKind::Compare(op, a, b) => {
                 let (l, r) = (self.eval(a)?, self.eval(b)?);
                 let ord = || {
-                    l.order(&r)
-                        .ok_or_else(|| Fault::at(expr.span, format!("cannot compare {} with {}", l.kind(), r.kind())))
+                    l.order(&r).ok_or_else(|| {
+                        Fault::at(
+                            expr.span,
+                            format!("cannot compare {} with {}", l.kind(), r.kind()),
+                        )
+                    })
                 };
                 Value::Bool(match op {
                     CompareOp::Eq => l.same(&r),
@@ -91,7 +98,10 @@ impl Scope<'_> {
                     .as_duration()
                     .ok_or_else(|| Fault::at(window.span, "a tally window is a duration"))?;
                 let since = Timestamp(self.now.0 - window.0);
-                let n = self.store.tally_since(&name.text, &key, since).map_err(|e| Fault::store(expr.span, e))?;
+                let n = self
+                    .store
+                    .tally_since(&name.text, &key, since)
+                    .map_err(|e| Fault::store(expr.span, e))?;
                 Value::Int(i64::from(n))
             }
             ExprKind::Path { object, fields } => self.path(object, fields, expr.span)?,
@@ -101,15 +111,19 @@ impl Scope<'_> {
     /// Evaluates to digit text (numbers, codes, PINs).
     pub fn text(&self, expr: &Expr) -> Result<String, Fault> {
         let v = self.eval(expr)?;
-        v.as_text().ok_or_else(|| Fault::at(expr.span, format!("expected digits, found {}", v.kind())))
+        v.as_text()
+            .ok_or_else(|| Fault::at(expr.span, format!("expected digits, found {}", v.kind())))
     }
 
     /// Resolves an object to the record it names.
     pub fn record(&self, object: &Object) -> Result<Record, Fault> {
         let span = object.span();
         let extension = |number: String| -> Result<Record, Fault> {
-            let rec = self.store.extension(&number).map_err(|e| Fault::store(span, e))?;
-            Ok(Record::Extension(number, rec))
+            let rec = self
+                .store
+                .extension(&number)
+                .map_err(|e| Fault::store(span, e))?;
+            Ok(Record::Extension(number, rec.map(Box::new)))
         };
         match object {
             Object::Named(w) if w.text == "caller" => {
@@ -121,9 +135,15 @@ impl Scope<'_> {
             }
             Object::Named(w) if w.text == "callee" => match &self.leg.callee {
                 Some(c) => extension(c.clone()),
-                None => Err(Fault::at(span, "`callee` is only known inside `incoming` rules")),
+                None => Err(Fault::at(
+                    span,
+                    "`callee` is only known inside `incoming` rules",
+                )),
             },
-            Object::Named(w) => Err(Fault::at(w.span, format!("`{}` is not an extension or a code", w.text))),
+            Object::Named(w) => Err(Fault::at(
+                w.span,
+                format!("`{}` is not an extension or a code", w.text),
+            )),
             Object::Extension(arg, _) => extension(self.text(arg)?),
             Object::Code(arg, _) => {
                 let code = self.text(arg)?;
@@ -144,7 +164,11 @@ impl Scope<'_> {
         if fields.is_empty() {
             return Ok(Value::Digits(record.key().to_string()));
         }
-        let dotted = fields.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(".");
+        let dotted = fields
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(".");
         Ok(match &record {
             Record::Extension(n, Some(r)) => extension_field(n, r, &dotted, self.now),
             Record::Extension(n, None) | Record::Outside(n) => match dotted.as_str() {
@@ -192,12 +216,16 @@ fn extension_field(number: &str, r: &ExtensionRecord, field: &str, now: Timestam
         "department" => opt_str(&c.department),
         "manager" => Value::Bool(c.manager),
         "spy" => Value::Bool(c.spy),
-        "agent" => c.agent.map_or(Value::None, |a| Value::Str(format!("{a:?}").to_lowercase())),
+        "agent" => c
+            .agent
+            .map_or(Value::None, |a| Value::Str(format!("{a:?}").to_lowercase())),
         "mailbox_type" => Value::Str(format!("{:?}", c.mailbox_type).to_lowercase()),
         "voicemail.enabled" => Value::Bool(c.voicemail.enabled),
         "password_protection.enabled" => Value::Bool(c.password_protection.enabled),
         "pin_protect.enabled" => Value::Bool(c.pin_protect.enabled),
-        "pin_protect.duration" => Value::Duration(crate::clock::Duration::seconds(c.pin_protect.duration as i64)),
+        "pin_protect.duration" => Value::Duration(crate::clock::Duration::seconds(
+            c.pin_protect.duration as i64,
+        )),
         "blocked" => Value::Bool(s.blocked),
         "dnd" => Value::Bool(s.dnd),
         "forward.all" => opt_digits(&s.forward_all),

@@ -97,7 +97,13 @@ pub struct Leg {
 
 impl Leg {
     /// A new leg about to run its first rule.
-    pub fn new(id: LegId, caller: String, caller_is_extension: bool, dialed: String, start: Timestamp) -> Leg {
+    pub fn new(
+        id: LegId,
+        caller: String,
+        caller_is_extension: bool,
+        dialed: String,
+        start: Timestamp,
+    ) -> Leg {
         Leg {
             id,
             caller,

@@ -55,8 +55,22 @@ enum Stop {
 
 impl<S: Store> Engine<S> {
     /// An engine for a plan, its compiled hooks, the settings in force and a store.
-    pub fn new(plan: Arc<Plan>, hooks: Arc<Hooks>, settings: Settings, store: S, hasher: SecretHasher) -> Self {
-        Engine { plan, hooks, settings, store, hasher, legs: BTreeMap::new(), out: VecDeque::new() }
+    pub fn new(
+        plan: Arc<Plan>,
+        hooks: Arc<Hooks>,
+        settings: Settings,
+        store: S,
+        hasher: SecretHasher,
+    ) -> Self {
+        Engine {
+            plan,
+            hooks,
+            settings,
+            store,
+            hasher,
+            legs: BTreeMap::new(),
+            out: VecDeque::new(),
+        }
     }
 
     /// The store, for drivers that also run admin actions.
@@ -115,7 +129,10 @@ impl<S: Store> Engine<S> {
     }
 
     fn setting_duration(&self, name: &str, default: Duration) -> Duration {
-        self.settings.get(name).and_then(Value::as_duration).unwrap_or(default)
+        self.settings
+            .get(name)
+            .and_then(Value::as_duration)
+            .unwrap_or(default)
     }
 
     // ----- inputs ---------------------------------------------------------------
@@ -139,7 +156,9 @@ impl<S: Store> Engine<S> {
 
     fn digit(&mut self, now: Timestamp, id: LegId, digit: char) {
         let digit_timeout = self.setting_duration("digit_timeout", Duration::seconds(5));
-        let Some(leg) = self.legs.get_mut(&id) else { return };
+        let Some(leg) = self.legs.get_mut(&id) else {
+            return;
+        };
         match &mut leg.wait {
             Wait::Collect { digits, .. } => {
                 if digit == '*' {
@@ -159,7 +178,11 @@ impl<S: Store> Engine<S> {
                 leg.incall_digits.push(digit);
                 let typed = leg.incall_digits.clone();
                 let plan = Arc::clone(&self.plan);
-                let hit = plan.rules.incall.iter().find(|r| self.rule_takes(r, &typed, id));
+                let hit = plan
+                    .rules
+                    .incall
+                    .iter()
+                    .find(|r| self.rule_takes(r, &typed, id));
                 match hit {
                     Some(rule) => {
                         let leg = self.legs.get_mut(&id).expect("leg exists");
@@ -172,11 +195,17 @@ impl<S: Store> Engine<S> {
                     }
                     None => {
                         let could_grow = plan.rules.incall.iter().any(|r| match &r.matcher {
-                            Matcher::Pattern(p) => p.literal().is_none_or(|l| l.starts_with(&typed)),
+                            Matcher::Pattern(p) => {
+                                p.literal().is_none_or(|l| l.starts_with(&typed))
+                            }
                             _ => false,
                         });
                         if !could_grow {
-                            self.legs.get_mut(&id).expect("leg exists").incall_digits.clear();
+                            self.legs
+                                .get_mut(&id)
+                                .expect("leg exists")
+                                .incall_digits
+                                .clear();
                         }
                     }
                 }
@@ -204,10 +233,17 @@ impl<S: Store> Engine<S> {
 
     fn timer(&mut self, now: Timestamp, id: LegId) {
         let prompt_timeout = self.setting_duration("prompt_timeout", Duration::seconds(10));
-        let Some(leg) = self.legs.get_mut(&id) else { return };
+        let Some(leg) = self.legs.get_mut(&id) else {
+            return;
+        };
         leg.deadline = None;
         match leg.wait.clone() {
-            Wait::Collect { digits, prompt, repeated, .. } => {
+            Wait::Collect {
+                digits,
+                prompt,
+                repeated,
+                ..
+            } => {
                 if !digits.is_empty() {
                     self.complete_input(now, id);
                 } else if !repeated {
@@ -215,7 +251,13 @@ impl<S: Store> Engine<S> {
                         *repeated = true;
                     }
                     leg.deadline = Some(now.after(prompt_timeout));
-                    self.emit(id, Event::Prompt { id: prompt, arg: None });
+                    self.emit(
+                        id,
+                        Event::Prompt {
+                            id: prompt,
+                            arg: None,
+                        },
+                    );
                 } else {
                     self.emit(id, Event::Hangup);
                     self.finish(now, id);
@@ -271,7 +313,8 @@ impl<S: Store> Engine<S> {
                 for (name, value) in caps {
                     leg.vars.insert(name, Value::Digits(value));
                 }
-                leg.vars.insert("dialed".into(), Value::Digits(digits.to_string()));
+                leg.vars
+                    .insert("dialed".into(), Value::Digits(digits.to_string()));
                 leg.program = rule.program;
                 leg.pc = 0;
                 self.resume(now, id);
@@ -284,17 +327,25 @@ impl<S: Store> Engine<S> {
         let matched = match &rule.matcher {
             Matcher::Any => true,
             Matcher::Pattern(p) => p.matches(digits).is_some(),
-            Matcher::In(setting) => {
-                self.settings.get(setting).is_some_and(|list| Value::Digits(digits.to_string()).member_of(list))
-            }
+            Matcher::In(setting) => self
+                .settings
+                .get(setting)
+                .is_some_and(|list| Value::Digits(digits.to_string()).member_of(list)),
             Matcher::Extension => matches!(self.store.extension(digits), Ok(Some(_))),
         };
         if !matched {
             return false;
         }
-        let Some(guard) = &rule.guard else { return true };
+        let Some(guard) = &rule.guard else {
+            return true;
+        };
         let leg = &self.legs[&id];
-        let scope = Scope { store: &self.store, settings: &self.settings, leg, now: leg.start };
+        let scope = Scope {
+            store: &self.store,
+            settings: &self.settings,
+            leg,
+            now: leg.start,
+        };
         match scope.eval(guard) {
             Ok(v) => v.truthy(),
             Err(f) => {
@@ -306,13 +357,19 @@ impl<S: Store> Engine<S> {
     }
 
     fn is_emergency(&self, digits: &str) -> bool {
-        self.settings.get("emergency").is_some_and(|l| Value::Digits(digits.to_string()).member_of(l))
+        self.settings
+            .get("emergency")
+            .is_some_and(|l| Value::Digits(digits.to_string()).member_of(l))
     }
 
     /// `9911` leaves as `911`: the prefix is stripped when what remains is itself
     /// an emergency number.
     fn emergency_target(&self, digits: &str) -> String {
-        let prefix = self.settings.get("outside_prefix").and_then(Value::as_text).unwrap_or_default();
+        let prefix = self
+            .settings
+            .get("outside_prefix")
+            .and_then(Value::as_text)
+            .unwrap_or_default();
         match digits.strip_prefix(prefix.as_str()) {
             Some(rest) if !prefix.is_empty() && self.is_emergency(rest) => rest.to_string(),
             _ => digits.to_string(),
@@ -364,19 +421,42 @@ impl<S: Store> Engine<S> {
                         None => None,
                     };
                     self.legs.get_mut(&id).expect("leg").outcome.answered_by_pbx = true;
-                    self.emit(id, Event::Prompt { id: prompt.clone(), arg });
+                    self.emit(
+                        id,
+                        Event::Prompt {
+                            id: prompt.clone(),
+                            arg,
+                        },
+                    );
                 }
                 Op::Tone(t) => self.emit(id, Event::Tone(t.clone())),
                 Op::Ask { prompt, var } => {
                     let timeout = self.setting_duration("prompt_timeout", Duration::seconds(10));
                     let leg = self.legs.get_mut(&id).expect("leg");
                     leg.outcome.answered_by_pbx = true;
-                    leg.wait = Wait::Collect { var: var.clone(), prompt: prompt.clone(), digits: String::new(), repeated: false };
+                    leg.wait = Wait::Collect {
+                        var: var.clone(),
+                        prompt: prompt.clone(),
+                        digits: String::new(),
+                        repeated: false,
+                    };
                     leg.deadline = Some(now.after(timeout));
-                    self.emit(id, Event::Prompt { id: prompt.clone(), arg: None });
+                    self.emit(
+                        id,
+                        Event::Prompt {
+                            id: prompt.clone(),
+                            arg: None,
+                        },
+                    );
                     return Ok(Stop::Wait);
                 }
-                Op::Check { input, secret, ok, locked, invalid } => {
+                Op::Check {
+                    input,
+                    secret,
+                    ok,
+                    locked,
+                    invalid,
+                } => {
                     next = self.check(now, id, input, secret, (*ok, *locked, *invalid))?;
                 }
                 Op::Jump(to) => next = *to,
@@ -385,18 +465,29 @@ impl<S: Store> Engine<S> {
                         next = *to;
                     }
                 }
-                Op::Set { object, field, value } => {
+                Op::Set {
+                    object,
+                    field,
+                    value,
+                } => {
                     let number = self.extension_of(id, now, object)?;
                     let v = self.scope(id, now).eval(value)?;
                     let value = match field {
-                        crate::dsl::plan::StateField::Blocked | crate::dsl::plan::StateField::Dnd => StateValue::Flag(v.truthy()),
+                        crate::dsl::plan::StateField::Blocked
+                        | crate::dsl::plan::StateField::Dnd => StateValue::Flag(v.truthy()),
                         _ => StateValue::Target(v.as_text().filter(|t| !t.is_empty())),
                     };
-                    self.store.set_state(&number, *field, value).map_err(|e| Fault::at(span, e.to_string()))?;
+                    self.store
+                        .set_state(&number, *field, value)
+                        .map_err(|e| Fault::at(span, e.to_string()))?;
                 }
                 Op::Let { var, value } => {
                     let v = self.scope(id, now).eval(value)?;
-                    self.legs.get_mut(&id).expect("leg").vars.insert(var.clone(), v);
+                    self.legs
+                        .get_mut(&id)
+                        .expect("leg")
+                        .vars
+                        .insert(var.clone(), v);
                 }
                 Op::GrantOutbound { object, duration } => {
                     let number = self.extension_of(id, now, object)?;
@@ -405,7 +496,9 @@ impl<S: Store> Engine<S> {
                         .eval(duration)?
                         .as_duration()
                         .ok_or_else(|| Fault::at(span, "a grant lasts a duration"))?;
-                    self.store.set_outbound_grant(&number, Some(now.after(d))).map_err(|e| Fault::at(span, e.to_string()))?;
+                    self.store
+                        .set_outbound_grant(&number, Some(now.after(d)))
+                        .map_err(|e| Fault::at(span, e.to_string()))?;
                 }
                 Op::Unlock(target) => self.unlock(now, id, target, span)?,
                 Op::Ring(ext) => {
@@ -415,13 +508,20 @@ impl<S: Store> Engine<S> {
                 Op::Alert { extension, timeout } => {
                     let number = self.scope(id, now).text(extension)?;
                     let deadline = match timeout {
-                        Some(t) => Some(now.after(
-                            self.scope(id, now).eval(t)?.as_duration().ok_or_else(|| Fault::at(span, "a ring time is a duration"))?,
-                        )),
+                        Some(t) => Some(
+                            now.after(
+                                self.scope(id, now)
+                                    .eval(t)?
+                                    .as_duration()
+                                    .ok_or_else(|| Fault::at(span, "a ring time is a duration"))?,
+                            ),
+                        ),
                         None => None,
                     };
                     let leg = self.legs.get_mut(&id).expect("leg");
-                    leg.wait = Wait::Alert { extension: number.clone() };
+                    leg.wait = Wait::Alert {
+                        extension: number.clone(),
+                    };
                     leg.deadline = deadline;
                     self.emit(id, Event::Ringing(number));
                     return Ok(Stop::Wait);
@@ -447,7 +547,11 @@ impl<S: Store> Engine<S> {
                     self.emit(id, Event::Hangup);
                     return Ok(Stop::End);
                 }
-                Op::Retry { policy, target, exhausted } => {
+                Op::Retry {
+                    policy,
+                    target,
+                    exhausted,
+                } => {
                     let used = self.legs[&id].attempts.get(policy).copied().unwrap_or(0);
                     if used < plan.policies[*policy].attempts {
                         next = *target;
@@ -462,8 +566,13 @@ impl<S: Store> Engine<S> {
                     let digits = self.scope(id, now).text(number)?;
                     if let Some(code) = as_code {
                         let code = self.scope(id, now).text(code)?;
-                        let rec = self.store.code(&code).map_err(|e| Fault::at(span, e.to_string()))?;
-                        let Some(rec) = rec else { return Err(Fault::at(span, format!("no verification code {code}"))) };
+                        let rec = self
+                            .store
+                            .code(&code)
+                            .map_err(|e| Fault::at(span, e.to_string()))?;
+                        let Some(rec) = rec else {
+                            return Err(Fault::at(span, format!("no verification code {code}")));
+                        };
                         let leg = self.legs.get_mut(&id).expect("leg");
                         leg.class_override = Some(rec.class);
                         leg.originator = Some(format!("code:{code}"));
@@ -474,7 +583,9 @@ impl<S: Store> Engine<S> {
                 }
                 Op::Tally { name, key } => {
                     let key = self.scope(id, now).text(key)?;
-                    self.store.tally(name, &key, now).map_err(|e| Fault::at(span, e.to_string()))?;
+                    self.store
+                        .tally(name, &key, now)
+                        .map_err(|e| Fault::at(span, e.to_string()))?;
                 }
                 Op::Run(hook) => {
                     let facts = self.facts(id, None);
@@ -487,7 +598,11 @@ impl<S: Store> Engine<S> {
                     }
                 }
                 Op::Wait(d) => {
-                    let d = self.scope(id, now).eval(d)?.as_duration().ok_or_else(|| Fault::at(span, "`wait` takes a duration"))?;
+                    let d = self
+                        .scope(id, now)
+                        .eval(d)?
+                        .as_duration()
+                        .ok_or_else(|| Fault::at(span, "`wait` takes a duration"))?;
                     let leg = self.legs.get_mut(&id).expect("leg");
                     leg.wait = Wait::Sleep;
                     leg.deadline = Some(now.after(d));
@@ -496,29 +611,49 @@ impl<S: Store> Engine<S> {
             }
             self.legs.get_mut(&id).expect("leg").pc = next;
         }
-        Err(Fault::at(plan.programs[self.legs[&id].program].spans[0], "the plan ran 10000 steps without waiting: a loop?"))
+        Err(Fault::at(
+            plan.programs[self.legs[&id].program].spans[0],
+            "the plan ran 10000 steps without waiting: a loop?",
+        ))
     }
 
     fn scope(&self, id: LegId, now: Timestamp) -> Scope<'_> {
-        Scope { store: &self.store, settings: &self.settings, leg: &self.legs[&id], now }
+        Scope {
+            store: &self.store,
+            settings: &self.settings,
+            leg: &self.legs[&id],
+            now,
+        }
     }
 
     fn extension_of(&self, id: LegId, now: Timestamp, object: &Object) -> Result<String, Fault> {
         match self.scope(id, now).record(object)? {
             Record::Extension(n, Some(_)) => Ok(n),
-            other => Err(Fault::at(object.span(), format!("`{}` is not a configured extension", other.key()))),
+            other => Err(Fault::at(
+                object.span(),
+                format!("`{}` is not a configured extension", other.key()),
+            )),
         }
     }
 
     /// The secret an object names, if its owner exists.
-    fn secret_id(&self, id: LegId, now: Timestamp, target: &SecretTarget) -> Result<Option<SecretId>, Fault> {
+    fn secret_id(
+        &self,
+        id: LegId,
+        now: Timestamp,
+        target: &SecretTarget,
+    ) -> Result<Option<SecretId>, Fault> {
         let policy = &self.plan.policies[target.policy];
         let owner = match self.scope(id, now).record(&target.object)? {
             Record::Extension(n, Some(_)) if policy.owner == OwnerKind::Extension => Some(n),
             Record::Code(c, Some(_)) if policy.owner == OwnerKind::Code => Some(c),
             _ => None,
         };
-        Ok(owner.map(|owner| SecretId { owner_kind: policy.owner, owner, kind: policy.secret.clone() }))
+        Ok(owner.map(|owner| SecretId {
+            owner_kind: policy.owner,
+            owner,
+            kind: policy.secret.clone(),
+        }))
     }
 
     /// PG-1..PG-3: verify, count, lock; a locked secret tells only the right secret.
@@ -530,17 +665,38 @@ impl<S: Store> Engine<S> {
         target: &SecretTarget,
         (ok, locked, invalid): (usize, usize, usize),
     ) -> Result<usize, Fault> {
-        let entered = self.scope(id, now).eval(input)?.as_text().unwrap_or_default();
+        let entered = self
+            .scope(id, now)
+            .eval(input)?
+            .as_text()
+            .unwrap_or_default();
         let secret = self.secret_id(id, now, target)?;
         let policy = &self.plan.policies[target.policy];
-        let used = self.legs[&id].attempts.get(&target.policy).copied().unwrap_or(0);
-        let verdict =
-            check_secret(&self.store, &self.hasher, policy, &self.scope(id, now), secret.as_ref(), &entered, used)?;
+        let used = self.legs[&id]
+            .attempts
+            .get(&target.policy)
+            .copied()
+            .unwrap_or(0);
+        let verdict = check_secret(
+            &self.store,
+            &self.hasher,
+            policy,
+            &self.scope(id, now),
+            secret.as_ref(),
+            &entered,
+            used,
+        )?;
         Ok(match verdict {
             Verdict::Ok => ok,
             Verdict::Locked => locked,
             Verdict::Invalid { locked_now } => {
-                *self.legs.get_mut(&id).expect("leg").attempts.entry(target.policy).or_insert(0) += 1;
+                *self
+                    .legs
+                    .get_mut(&id)
+                    .expect("leg")
+                    .attempts
+                    .entry(target.policy)
+                    .or_insert(0) += 1;
                 if let (Some(after), Some(s)) = (locked_now, &secret) {
                     let name = self.plan.policies[target.policy].name.clone();
                     self.on_lockout(id, s, name, after.failures);
@@ -589,26 +745,48 @@ impl<S: Store> Engine<S> {
     fn class_of(&self, leg: &Leg) -> Option<u32> {
         leg.class_override.or_else(|| {
             if leg.caller_is_extension {
-                self.store.extension(&leg.caller).ok().flatten().map(|r| r.config.class)
+                self.store
+                    .extension(&leg.caller)
+                    .ok()
+                    .flatten()
+                    .map(|r| r.config.class)
             } else {
                 None
             }
         })
     }
 
-    fn unlock(&mut self, now: Timestamp, id: LegId, target: &SecretTarget, span: crate::dsl::span::Span) -> Result<(), Fault> {
-        let Some(secret) = self.secret_id(id, now, target)? else { return Ok(()) };
+    fn unlock(
+        &mut self,
+        now: Timestamp,
+        id: LegId,
+        target: &SecretTarget,
+        span: crate::dsl::span::Span,
+    ) -> Result<(), Fault> {
+        let Some(secret) = self.secret_id(id, now, target)? else {
+            return Ok(());
+        };
         let policy = &self.plan.policies[target.policy];
-        let caller = self.scope(id, now).record(&Object::Named(crate::dsl::ast::Word { text: "caller".into(), span }))?;
+        let caller = self
+            .scope(id, now)
+            .record(&Object::Named(crate::dsl::ast::Word {
+                text: "caller".into(),
+                span,
+            }))?;
         let allowed = match (policy.unlock_by, &caller) {
             (Unlocker::Manager, Record::Extension(_, Some(r))) => r.config.manager,
             (Unlocker::Owner, Record::Extension(n, Some(_))) => *n == secret.owner,
             _ => false,
         };
         if !allowed {
-            return Err(Fault::at(span, format!("policy `{}` does not let this caller unlock", policy.name)));
+            return Err(Fault::at(
+                span,
+                format!("policy `{}` does not let this caller unlock", policy.name),
+            ));
         }
-        self.store.unlock(&secret, policy.unlock_clears).map_err(|e| Fault::at(span, e.to_string()))?;
+        self.store
+            .unlock(&secret, policy.unlock_clears)
+            .map_err(|e| Fault::at(span, e.to_string()))?;
         Ok(())
     }
 
@@ -619,7 +797,12 @@ impl<S: Store> Engine<S> {
         }
         self.legs.get_mut(&id).expect("leg").callee = Some(number.clone());
         let plan = Arc::clone(&self.plan);
-        match plan.rules.incoming.iter().find(|r| self.rule_takes(r, &number, id)) {
+        match plan
+            .rules
+            .incoming
+            .iter()
+            .find(|r| self.rule_takes(r, &number, id))
+        {
             Some(rule) => {
                 let leg = self.legs.get_mut(&id).expect("leg");
                 leg.program = rule.program;
@@ -628,7 +811,9 @@ impl<S: Store> Engine<S> {
             }
             None => {
                 let leg = self.legs.get_mut(&id).expect("leg");
-                leg.wait = Wait::Alert { extension: number.clone() };
+                leg.wait = Wait::Alert {
+                    extension: number.clone(),
+                };
                 self.emit(id, Event::Ringing(number));
                 Ok(Stop::Wait)
             }
@@ -636,16 +821,28 @@ impl<S: Store> Engine<S> {
     }
 
     /// VC-7: the class in force decides, then the `before-outbound` hook.
-    fn outbound(&mut self, now: Timestamp, id: LegId, number: String, _span: crate::dsl::span::Span) -> Result<Stop, Fault> {
+    fn outbound(
+        &mut self,
+        now: Timestamp,
+        id: LegId,
+        number: String,
+        _span: crate::dsl::span::Span,
+    ) -> Result<Stop, Fault> {
         let class = self.class_of(&self.legs[&id]);
-        let permitted = class.and_then(|c| self.plan.classes.get(&c)).is_some_and(|c| c.permits(&number));
+        let permitted = class
+            .and_then(|c| self.plan.classes.get(&c))
+            .is_some_and(|c| c.permits(&number));
         if !permitted {
             self.reject(now, id, "restricted");
             return Ok(Stop::Wait);
         }
         let facts = self.facts(id, Some(&number));
         if let Decision::Deny(reason) = self.decide(id, "before-outbound", &facts) {
-            let reason = if crate::dsl::plan::REJECT_REASONS.contains(&reason.as_str()) { reason } else { "restricted".into() };
+            let reason = if crate::dsl::plan::REJECT_REASONS.contains(&reason.as_str()) {
+                reason
+            } else {
+                "restricted".into()
+            };
             self.reject(now, id, &reason);
             return Ok(Stop::Wait);
         }
@@ -673,7 +870,9 @@ impl<S: Store> Engine<S> {
 
     /// Ends a leg and writes its call record (CDR-1).
     fn finish(&mut self, now: Timestamp, id: LegId) {
-        let Some(leg) = self.legs.remove(&id) else { return };
+        let Some(leg) = self.legs.remove(&id) else {
+            return;
+        };
         let o = &leg.outcome;
         let status = if o.rejected.is_some() {
             "rejected"
@@ -711,7 +910,10 @@ impl<S: Store> Engine<S> {
 }
 
 impl<T: Store + ?Sized> Store for &T {
-    fn extension(&self, n: &str) -> crate::store::StoreResult<Option<crate::store::ExtensionRecord>> {
+    fn extension(
+        &self,
+        n: &str,
+    ) -> crate::store::StoreResult<Option<crate::store::ExtensionRecord>> {
         (**self).extension(n)
     }
     fn extension_numbers(&self) -> crate::store::StoreResult<Vec<String>> {
@@ -720,16 +922,28 @@ impl<T: Store + ?Sized> Store for &T {
     fn code(&self, c: &str) -> crate::store::StoreResult<Option<crate::store::CodeRecord>> {
         (**self).code(c)
     }
-    fn set_state(&self, n: &str, f: crate::dsl::plan::StateField, v: StateValue) -> crate::store::StoreResult<bool> {
+    fn set_state(
+        &self,
+        n: &str,
+        f: crate::dsl::plan::StateField,
+        v: StateValue,
+    ) -> crate::store::StoreResult<bool> {
         (**self).set_state(n, f, v)
     }
     fn set_outbound_grant(&self, n: &str, u: Option<Timestamp>) -> crate::store::StoreResult<()> {
         (**self).set_outbound_grant(n, u)
     }
-    fn secret(&self, id: &SecretId) -> crate::store::StoreResult<Option<crate::store::SecretRecord>> {
+    fn secret(
+        &self,
+        id: &SecretId,
+    ) -> crate::store::StoreResult<Option<crate::store::SecretRecord>> {
         (**self).secret(id)
     }
-    fn record_failure(&self, id: &SecretId, l: Option<u32>) -> crate::store::StoreResult<crate::store::SecretRecord> {
+    fn record_failure(
+        &self,
+        id: &SecretId,
+        l: Option<u32>,
+    ) -> crate::store::StoreResult<crate::store::SecretRecord> {
         (**self).record_failure(id, l)
     }
     fn record_success(&self, id: &SecretId) -> crate::store::StoreResult<()> {

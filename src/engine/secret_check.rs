@@ -55,8 +55,19 @@ pub fn check_secret(
 }
 
 /// The failure count at which the store should lock, if lockout is on now.
-fn lock_threshold(policy: &Policy, scope: &Scope<'_>, failures_this_call: u32) -> Result<Option<u32>, Fault> {
-    let Lockout::After { threshold, per_call, when } = &policy.lockout else { return Ok(None) };
+fn lock_threshold(
+    policy: &Policy,
+    scope: &Scope<'_>,
+    failures_this_call: u32,
+) -> Result<Option<u32>, Fault> {
+    let Lockout::After {
+        threshold,
+        per_call,
+        when,
+    } = &policy.lockout
+    else {
+        return Ok(None);
+    };
     if let Some(w) = when
         && !scope.eval(w)?.truthy()
     {

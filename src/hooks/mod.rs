@@ -29,7 +29,11 @@ pub struct HookFailure {
 
 impl std::fmt::Display for HookFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: hook `{}` failed: {}", self.location, self.hook, self.message)
+        write!(
+            f,
+            "{}: hook `{}` failed: {}",
+            self.location, self.hook, self.message
+        )
     }
 }
 
@@ -48,7 +52,9 @@ pub struct Hooks {
 
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hooks").field("hooks", &self.compiled.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Hooks")
+            .field("hooks", &self.compiled.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -82,13 +88,21 @@ impl Hooks {
                 Err(e) => {
                     let location = locate(code, e.1);
                     errors.push(
-                        Diagnostic::error("hook-syntax", code.span, format!("hook `{name}` does not compile: {} at {location}", e.0))
-                            .with_label("in this hook"),
+                        Diagnostic::error(
+                            "hook-syntax",
+                            code.span,
+                            format!("hook `{name}` does not compile: {} at {location}", e.0),
+                        )
+                        .with_label("in this hook"),
                     );
                 }
             }
         }
-        if errors.is_empty() { Ok(Hooks { engine, compiled }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Hooks { engine, compiled })
+        } else {
+            Err(errors)
+        }
     }
 
     /// Whether a hook of that name exists.
@@ -98,14 +112,21 @@ impl Hooks {
 
     /// Runs a hook with `leg` bound to `facts`. `Ok(None)`: no such hook.
     /// A hook returns `true` or nothing to allow, `false` or a reason string to deny.
-    pub fn call(&self, name: &str, facts: &serde_json::Value) -> Result<Option<Decision>, HookFailure> {
-        let Some((ast, code)) = self.compiled.get(name) else { return Ok(None) };
+    pub fn call(
+        &self,
+        name: &str,
+        facts: &serde_json::Value,
+    ) -> Result<Option<Decision>, HookFailure> {
+        let Some((ast, code)) = self.compiled.get(name) else {
+            return Ok(None);
+        };
         let fail = |message: String, pos: rhai::Position| HookFailure {
             hook: name.to_string(),
             location: locate(code, pos),
             message,
         };
-        let facts_value: rhai::Dynamic = rhai::serde::to_dynamic(facts).map_err(|e| fail(e.to_string(), rhai::Position::NONE))?;
+        let facts_value: rhai::Dynamic = rhai::serde::to_dynamic(facts)
+            .map_err(|e| fail(e.to_string(), rhai::Position::NONE))?;
         let mut scope = rhai::Scope::new();
         scope.push_constant("leg", facts_value);
         let result = self
@@ -116,18 +137,33 @@ impl Hooks {
             return Ok(Some(Decision::Allow));
         }
         if let Some(b) = result.clone().try_cast::<bool>() {
-            return Ok(Some(if b { Decision::Allow } else { Decision::Deny("restricted".into()) }));
+            return Ok(Some(if b {
+                Decision::Allow
+            } else {
+                Decision::Deny("restricted".into())
+            }));
         }
         if let Some(reason) = result.clone().try_cast::<rhai::ImmutableString>() {
             return Ok(Some(Decision::Deny(reason.to_string())));
         }
-        Err(fail(format!("returned {}; a hook returns true, false or a reject reason", result.type_name()), rhai::Position::NONE))
+        Err(fail(
+            format!(
+                "returned {}; a hook returns true, false or a reject reason",
+                result.type_name()
+            ),
+            rhai::Position::NONE,
+        ))
     }
 }
 
 fn locate(code: &HookCode, pos: rhai::Position) -> String {
     match (pos.line(), pos.position()) {
-        (Some(line), col) => format!("{}:{}:{}", code.path.display(), line + code.line_offset, col.unwrap_or(1)),
+        (Some(line), col) => format!(
+            "{}:{}:{}",
+            code.path.display(),
+            line + code.line_offset,
+            col.unwrap_or(1)
+        ),
         _ => code.path.display().to_string(),
     }
 }
@@ -137,7 +173,8 @@ mod tests {
     use super::*;
 
     fn hooks(plan_text: &str) -> Hooks {
-        let plan = crate::dsl::compile_str("t.pbx", plan_text).unwrap_or_else(|f| panic!("{}", f.render()));
+        let plan = crate::dsl::compile_str("t.pbx", plan_text)
+            .unwrap_or_else(|f| panic!("{}", f.render()));
         Hooks::compile(&plan).unwrap()
     }
 
@@ -147,19 +184,30 @@ mod tests {
             "hook before-outbound \"\"\"\nif leg.number.starts_with(\"1900\") { \"restricted\" } else { true }\n\"\"\"\nhook quiet \"\"\"\n\"\"\"",
         );
         let facts = serde_json::json!({"number": "19005551234"});
-        assert_eq!(h.call("before-outbound", &facts).unwrap(), Some(Decision::Deny("restricted".into())));
+        assert_eq!(
+            h.call("before-outbound", &facts).unwrap(),
+            Some(Decision::Deny("restricted".into()))
+        );
         let facts = serde_json::json!({"number": "5551234"});
-        assert_eq!(h.call("before-outbound", &facts).unwrap(), Some(Decision::Allow));
+        assert_eq!(
+            h.call("before-outbound", &facts).unwrap(),
+            Some(Decision::Allow)
+        );
         assert_eq!(h.call("quiet", &facts).unwrap(), Some(Decision::Allow));
         assert_eq!(h.call("absent", &facts).unwrap(), None);
     }
 
     #[test]
     fn runaway_and_escaping_hooks_fail_with_their_line() {
-        let h = hooks("# a plan\nhook spin \"\"\"\nlet x = 0;\nloop { x += 1; }\n\"\"\"\nhook grab \"\"\"\nimport \"secrets\" as s;\n\"\"\"\nhook big \"\"\"\nlet s = \"x\"; loop { s += s; }\n\"\"\"");
+        let h = hooks(
+            "# a plan\nhook spin \"\"\"\nlet x = 0;\nloop { x += 1; }\n\"\"\"\nhook grab \"\"\"\nimport \"secrets\" as s;\n\"\"\"\nhook big \"\"\"\nlet s = \"x\"; loop { s += s; }\n\"\"\"",
+        );
         let facts = serde_json::json!({});
         let spin = h.call("spin", &facts).unwrap_err();
-        assert!(spin.message.to_lowercase().contains("too many operations"), "{spin}");
+        assert!(
+            spin.message.to_lowercase().contains("too many operations"),
+            "{spin}"
+        );
         assert!(spin.location.starts_with("t.pbx:4:"), "{spin}");
         let grab = h.call("grab", &facts).unwrap_err();
         assert!(grab.location.starts_with("t.pbx:7:"), "{grab}");
@@ -171,7 +219,11 @@ mod tests {
     fn syntax_errors_name_the_hook() {
         let plan = crate::dsl::compile_str("t.pbx", "hook bad \"\"\"\nlet = ;\n\"\"\"").unwrap();
         let errs = Hooks::compile(&plan).unwrap_err();
-        assert!(errs[0].message.contains("hook `bad` does not compile"), "{:?}", errs);
+        assert!(
+            errs[0].message.contains("hook `bad` does not compile"),
+            "{:?}",
+            errs
+        );
         assert!(errs[0].message.contains("t.pbx:2:"), "{:?}", errs);
     }
 }

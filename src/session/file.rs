@@ -114,7 +114,12 @@ impl SessionFile {
         let mut sources = SourceMap::default();
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) => return Err((sources, Diagnostic::unplaced("read", format!("cannot read {}: {e}", path.display())))),
+            Err(e) => {
+                return Err((
+                    sources,
+                    Diagnostic::unplaced("read", format!("cannot read {}: {e}", path.display())),
+                ));
+            }
         };
         let file = sources.add(path, text);
         let raw: Raw = match yaml::parse(&sources, file) {
@@ -137,7 +142,12 @@ impl SessionFile {
             let line = s.referenced.line() as usize;
             let text = line_text(&sources, file, line);
             match parse_step(&s.value, &text) {
-                Ok(kind) => steps.push(Step { kind, line, text: text.trim().trim_start_matches("- ").to_string(), span }),
+                Ok(kind) => steps.push(Step {
+                    kind,
+                    line,
+                    text: text.trim().trim_start_matches("- ").to_string(),
+                    span,
+                }),
                 Err(message) => return Err((sources, Diagnostic::error("step", span, message))),
             }
         }
@@ -158,7 +168,13 @@ impl SessionFile {
 }
 
 fn line_text(sources: &SourceMap, file: FileId, line: usize) -> String {
-    sources.file(file).text.lines().nth(line.saturating_sub(1)).unwrap_or("").to_string()
+    sources
+        .file(file)
+        .text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or("")
+        .to_string()
 }
 
 /// A scalar as text. Plain YAML numbers lose leading zeros, so digits are read
@@ -169,7 +185,15 @@ fn scalar(v: &serde_json::Value, source_line: &str, key: &str) -> Option<String>
         serde_json::Value::Number(n) => {
             let raw = source_line
                 .split_once(&format!("{key}:"))
-                .map(|(_, rest)| rest.split('#').next().unwrap_or("").trim().trim_end_matches(['}', ',']).trim().to_string())
+                .map(|(_, rest)| {
+                    rest.split('#')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .trim_end_matches(['}', ','])
+                        .trim()
+                        .to_string()
+                })
                 .filter(|r| r.bytes().all(|b| b.is_ascii_digit()) && !r.is_empty());
             Some(raw.unwrap_or_else(|| n.to_string()))
         }
@@ -182,12 +206,19 @@ fn parse_step(v: &serde_json::Value, line: &str) -> Result<StepKind, String> {
     if let J::String(s) = v {
         return match s.as_str() {
             "hangup" => Ok(StepKind::Hangup(None)),
-            other => Err(format!("`{other}` is not a step (steps: call, dtmf, expect, answer, hangup, wait, leg, pbxctl)")),
+            other => Err(format!(
+                "`{other}` is not a step (steps: call, dtmf, expect, answer, hangup, wait, leg, pbxctl)"
+            )),
         };
     }
-    let J::Object(map) = v else { return Err("a step is a one-key map such as `dtmf: 1234#`".into()) };
+    let J::Object(map) = v else {
+        return Err("a step is a one-key map such as `dtmf: 1234#`".into());
+    };
     if map.len() != 1 {
-        return Err("a step has exactly one key (call, dtmf, expect, answer, hangup, wait, leg, pbxctl)".into());
+        return Err(
+            "a step has exactly one key (call, dtmf, expect, answer, hangup, wait, leg, pbxctl)"
+                .into(),
+        );
     }
     let (key, value) = map.iter().next().expect("one entry");
     let text = |what: &str| scalar(value, line, key).ok_or_else(|| format!("`{key}` takes {what}"));
@@ -204,7 +235,11 @@ fn parse_step(v: &serde_json::Value, line: &str) -> Result<StepKind, String> {
             _ => {
                 let t = text("`FROM -> TO`")?;
                 let (from, to) = t.split_once("->").ok_or("`call` takes `FROM -> TO`")?;
-                Ok(StepKind::Call { from: from.trim().into(), to: to.trim().into(), name: None })
+                Ok(StepKind::Call {
+                    from: from.trim().into(),
+                    to: to.trim().into(),
+                    name: None,
+                })
             }
         },
         "dtmf" => match value {
@@ -212,7 +247,10 @@ fn parse_step(v: &serde_json::Value, line: &str) -> Result<StepKind, String> {
                 if m.contains_key("from") {
                     return Err("`dtmf: {from: ...}` recordings are replayed by `pbxctl run`'s media layer, which is not built yet".into());
                 }
-                let digits = m.get("digits").and_then(|v| scalar(v, line, "digits")).ok_or("`dtmf` needs `digits`")?;
+                let digits = m
+                    .get("digits")
+                    .and_then(|v| scalar(v, line, "digits"))
+                    .ok_or("`dtmf` needs `digits`")?;
                 let gap = match m.get("gap").and_then(|v| scalar(v, line, "gap")) {
                     Some(g) => Duration::parse(&g)?,
                     None => Duration(100),
@@ -224,24 +262,47 @@ fn parse_step(v: &serde_json::Value, line: &str) -> Result<StepKind, String> {
             _ => {
                 let digits = text("digits")?;
                 check_digits(&digits)?;
-                Ok(StepKind::Dtmf { digits, gap: Duration(100), leg: None })
+                Ok(StepKind::Dtmf {
+                    digits,
+                    gap: Duration(100),
+                    leg: None,
+                })
             }
         },
-        "expect" => Ok(StepKind::Expect(text("an event such as `prompt enter-pin`")?.split_whitespace().collect::<Vec<_>>().join(" "))),
+        "expect" => Ok(StepKind::Expect(
+            text("an event such as `prompt enter-pin`")?
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        )),
         "answer" => Ok(StepKind::Answer(text("an extension")?)),
         "hangup" => Ok(StepKind::Hangup(Some(text("a leg name")?))),
         "wait" => Ok(StepKind::Wait(Duration::parse(&text("a duration")?)?)),
         "leg" => Ok(StepKind::Leg(text("a leg name")?)),
         "pbxctl" => match value {
             J::Object(m) => Ok(StepKind::Pbxctl {
-                args: m.get("run").and_then(J::as_str).ok_or("`pbxctl` needs `run: ARGS`")?.to_string(),
-                stdin: m.get("stdin").and_then(|v| scalar(v, line, "stdin")).unwrap_or_default(),
+                args: m
+                    .get("run")
+                    .and_then(J::as_str)
+                    .ok_or("`pbxctl` needs `run: ARGS`")?
+                    .to_string(),
+                stdin: m
+                    .get("stdin")
+                    .and_then(|v| scalar(v, line, "stdin"))
+                    .unwrap_or_default(),
                 output: m.get("output").and_then(|v| scalar(v, line, "output")),
                 status: m.get("status").and_then(J::as_i64).map(|s| s as i32),
             }),
-            _ => Ok(StepKind::Pbxctl { args: text("arguments")?, stdin: String::new(), output: None, status: None }),
+            _ => Ok(StepKind::Pbxctl {
+                args: text("arguments")?,
+                stdin: String::new(),
+                output: None,
+                status: None,
+            }),
         },
-        other => Err(format!("`{other}` is not a step (steps: call, dtmf, expect, answer, hangup, wait, leg, pbxctl)")),
+        other => Err(format!(
+            "`{other}` is not a step (steps: call, dtmf, expect, answer, hangup, wait, leg, pbxctl)"
+        )),
     }
 }
 

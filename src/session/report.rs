@@ -65,7 +65,10 @@ pub fn json(outcomes: &[Outcome]) -> String {
         })
         .collect();
     let doc = serde_json::json!({"passed": t.passed, "failed": t.failed, "errors": t.broken, "sessions": sessions});
-    format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default())
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
+    )
 }
 
 /// The JUnit XML report.
@@ -78,11 +81,25 @@ pub fn junit(outcomes: &[Outcome]) -> String {
         t.broken
     );
     for o in outcomes {
-        out += &format!("  <testcase name=\"{}\" classname=\"{}\"", xml(&o.name), xml(&o.path.display().to_string()));
+        out += &format!(
+            "  <testcase name=\"{}\" classname=\"{}\"",
+            xml(&o.name),
+            xml(&o.path.display().to_string())
+        );
         match &o.verdict {
             Verdict::Passed => out += "/>\n",
-            Verdict::Failed(d) => out += &format!(">\n    <failure message=\"session failed\">{}</failure>\n  </testcase>\n", xml(d)),
-            Verdict::Broken(d) => out += &format!(">\n    <error message=\"session could not run\">{}</error>\n  </testcase>\n", xml(d)),
+            Verdict::Failed(d) => {
+                out += &format!(
+                    ">\n    <failure message=\"session failed\">{}</failure>\n  </testcase>\n",
+                    xml(d)
+                )
+            }
+            Verdict::Broken(d) => {
+                out += &format!(
+                    ">\n    <error message=\"session could not run\">{}</error>\n  </testcase>\n",
+                    xml(d)
+                )
+            }
         }
     }
     out += "</testsuite>\n";
@@ -90,5 +107,8 @@ pub fn junit(outcomes: &[Outcome]) -> String {
 }
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -38,9 +38,16 @@ impl PlanCache {
             .entry(key)
             .or_insert_with(|| {
                 let plan = crate::dsl::load(path).map_err(Arc::new)?;
-                let hooks = Hooks::compile(&plan)
-                    .map_err(|diagnostics| Arc::new(Failure { diagnostics, sources: plan.sources.clone() }))?;
-                Ok(Arc::new(LoadedPlan { plan: Arc::new(plan), hooks: Arc::new(hooks) }))
+                let hooks = Hooks::compile(&plan).map_err(|diagnostics| {
+                    Arc::new(Failure {
+                        diagnostics,
+                        sources: plan.sources.clone(),
+                    })
+                })?;
+                Ok(Arc::new(LoadedPlan {
+                    plan: Arc::new(plan),
+                    hooks: Arc::new(hooks),
+                }))
             })
             .clone()
     }
@@ -121,7 +128,10 @@ impl Replay<'_> {
     }
 
     fn leg_index(&self, name: &str) -> Result<usize, String> {
-        self.legs.iter().position(|l| l.name == name).ok_or_else(|| format!("no leg named `{name}`"))
+        self.legs
+            .iter()
+            .position(|l| l.name == name)
+            .ok_or_else(|| format!("no leg named `{name}`"))
     }
 
     fn describe_leg(&self, i: usize) -> String {
@@ -148,7 +158,12 @@ pub enum Mode {
 }
 
 /// Runs one session file.
-pub fn run_session(path: &Path, plans: &mut PlanCache, dialplan_override: Option<&Path>, mode: Mode) -> Outcome {
+pub fn run_session(
+    path: &Path,
+    plans: &mut PlanCache,
+    dialplan_override: Option<&Path>,
+    mode: Mode,
+) -> Outcome {
     let broken = |name: String, message: String| Outcome {
         path: path.to_path_buf(),
         name,
@@ -160,8 +175,17 @@ pub fn run_session(path: &Path, plans: &mut PlanCache, dialplan_override: Option
         Ok(s) => s,
         Err((sources, d)) => return broken(path.display().to_string(), d.render(&sources)),
     };
-    let Some(plan_path) = dialplan_override.map(Path::to_path_buf).or(session.dialplan.clone()) else {
-        return broken(session.name, format!("{}: no `dialplan:` in the session and no --dialplan given\n", path.display()));
+    let Some(plan_path) = dialplan_override
+        .map(Path::to_path_buf)
+        .or(session.dialplan.clone())
+    else {
+        return broken(
+            session.name,
+            format!(
+                "{}: no `dialplan:` in the session and no --dialplan given\n",
+                path.display()
+            ),
+        );
     };
     let loaded = match plans.get(&plan_path) {
         Ok(l) => l,
@@ -169,7 +193,12 @@ pub fn run_session(path: &Path, plans: &mut PlanCache, dialplan_override: Option
     };
     let settings = match validate(&session.given, &loaded.plan, &session.sources, session.file) {
         Ok(s) => s,
-        Err(ds) => return broken(session.name, ds.iter().map(|d| d.render(&session.sources)).collect()),
+        Err(ds) => {
+            return broken(
+                session.name,
+                ds.iter().map(|d| d.render(&session.sources)).collect(),
+            );
+        }
     };
     let store = match SqliteStore::in_memory() {
         Ok(s) => s,
@@ -180,7 +209,13 @@ pub fn run_session(path: &Path, plans: &mut PlanCache, dialplan_override: Option
         return broken(session.name, format!("{e}\n"));
     }
     let (verdict, caused) = replay(&session, &loaded, settings, &store, &hasher, mode);
-    Outcome { path: path.to_path_buf(), name: session.name, verdict, steps: session.steps.len(), caused }
+    Outcome {
+        path: path.to_path_buf(),
+        name: session.name,
+        verdict,
+        steps: session.steps.len(),
+        caused,
+    }
 }
 
 fn replay(
@@ -191,8 +226,21 @@ fn replay(
     hasher: &SecretHasher,
     mode: Mode,
 ) -> (Verdict, Vec<Vec<(String, Event)>>) {
-    let engine = Engine::new(Arc::clone(&loaded.plan), Arc::clone(&loaded.hooks), settings.clone(), store, hasher.clone());
-    let mut r = Replay { engine, clock: session.clock, legs: Vec::new(), current: None, warnings: Vec::new(), caused: Vec::new() };
+    let engine = Engine::new(
+        Arc::clone(&loaded.plan),
+        Arc::clone(&loaded.hooks),
+        settings.clone(),
+        store,
+        hasher.clone(),
+    );
+    let mut r = Replay {
+        engine,
+        clock: session.clock,
+        legs: Vec::new(),
+        current: None,
+        warnings: Vec::new(),
+        caused: Vec::new(),
+    };
     let mut caused = Vec::new();
     for step in &session.steps {
         if mode == Mode::Record && matches!(step.kind, StepKind::Expect(_)) {
@@ -220,7 +268,10 @@ fn replay(
     }
     match check_then(session, store) {
         Ok(()) => (Verdict::Passed, caused),
-        Err(why) => (Verdict::Failed(format!("then: at {}\n{why}", session.path.display())), caused),
+        Err(why) => (
+            Verdict::Failed(format!("then: at {}\n{why}", session.path.display())),
+            caused,
+        ),
     }
 }
 
@@ -238,10 +289,22 @@ fn run_step(
         StepKind::Call { from, to, name } => {
             let id = r.legs.len() as LegId + 1;
             let name = name.clone().unwrap_or_else(|| leg_letter(r.legs.len()));
-            r.legs.push(LegTrack { name, id, events: Vec::new(), cursor: 0 });
+            r.legs.push(LegTrack {
+                name,
+                id,
+                events: Vec::new(),
+                cursor: 0,
+            });
             r.current = Some(r.legs.len() - 1);
             r.advance_to(r.clock);
-            r.engine.handle(r.clock, Input::Call { leg: id, from: from.clone(), to: to.clone() });
+            r.engine.handle(
+                r.clock,
+                Input::Call {
+                    leg: id,
+                    from: from.clone(),
+                    to: to.clone(),
+                },
+            );
             r.drain();
         }
         StepKind::Dtmf { digits, gap, leg } => {
@@ -262,7 +325,12 @@ fn run_step(
             expect(&mut r.legs[i], want, session.strict)?;
         }
         StepKind::Answer(ext) => {
-            r.engine.handle(r.clock, Input::Answer { extension: ext.clone() });
+            r.engine.handle(
+                r.clock,
+                Input::Answer {
+                    extension: ext.clone(),
+                },
+            );
             r.drain();
         }
         StepKind::Hangup(leg) => {
@@ -270,7 +338,8 @@ fn run_step(
                 Some(n) => r.leg_index(n)?,
                 None => r.current.ok_or("no call yet: `hangup` needs a leg")?,
             };
-            r.engine.handle(r.clock, Input::Hangup { leg: r.legs[i].id });
+            r.engine
+                .handle(r.clock, Input::Hangup { leg: r.legs[i].id });
             r.drain();
         }
         StepKind::Wait(d) => {
@@ -278,9 +347,26 @@ fn run_step(
             r.advance_to(until);
         }
         StepKind::Leg(name) => r.current = Some(r.leg_index(name)?),
-        StepKind::Pbxctl { args, stdin, output, status } => {
-            let parsed = AdminArgs::try_parse_from(args.split_whitespace()).map_err(|e| format!("`pbxctl {args}`: {}", e.to_string().lines().next().unwrap_or("")))?;
-            let admin = Admin { store, plan: &loaded.plan, settings, hasher, now: r.clock, user: "session".into() };
+        StepKind::Pbxctl {
+            args,
+            stdin,
+            output,
+            status,
+        } => {
+            let parsed = AdminArgs::try_parse_from(args.split_whitespace()).map_err(|e| {
+                format!(
+                    "`pbxctl {args}`: {}",
+                    e.to_string().lines().next().unwrap_or("")
+                )
+            })?;
+            let admin = Admin {
+                store,
+                plan: &loaded.plan,
+                settings,
+                hasher,
+                now: r.clock,
+                user: "session".into(),
+            };
             let reply = match &parsed {
                 AdminArgs::Ext(cmd) => admin.ext(cmd, stdin),
                 AdminArgs::Code(cmd) => admin.code(cmd),
@@ -288,12 +374,19 @@ fn run_step(
             let want_status = status.unwrap_or(0);
             let printed = format!("{}{}", reply.stdout, reply.stderr);
             if reply.status != want_status {
-                return Err(format!("`pbxctl {args}` exited {} (expected {want_status}):\n    {}", reply.status, printed.trim()));
+                return Err(format!(
+                    "`pbxctl {args}` exited {} (expected {want_status}):\n    {}",
+                    reply.status,
+                    printed.trim()
+                ));
             }
             if let Some(o) = output
                 && !printed.contains(o.as_str())
             {
-                return Err(format!("`pbxctl {args}` printed:\n    {}\n  which does not contain `{o}`", printed.trim()));
+                return Err(format!(
+                    "`pbxctl {args}` printed:\n    {}\n  which does not contain `{o}`",
+                    printed.trim()
+                ));
             }
         }
     }
@@ -302,7 +395,11 @@ fn run_step(
 
 fn leg_letter(n: usize) -> String {
     let letters = b"abcdefghijklmnopqrstuvwxyz";
-    if n < letters.len() { (letters[n] as char).to_string() } else { format!("leg{n}") }
+    if n < letters.len() {
+        (letters[n] as char).to_string()
+    } else {
+        format!("leg{n}")
+    }
 }
 
 /// `expect`: the leg's next matching event; prompts and tones may be skipped
@@ -319,18 +416,27 @@ fn expect(leg: &mut LegTrack, want: &str, strict: bool) -> Result<(), String> {
             return Err(format!("expected `{want}`, but the next event is `{seen}`"));
         }
     }
-    Err(format!("expected `{want}`, but leg {} has no more events", leg.name))
+    Err(format!(
+        "expected `{want}`, but leg {} has no more events",
+        leg.name
+    ))
 }
 
 fn check_then(session: &SessionFile, store: &SqliteStore) -> Result<(), String> {
-    let Some(then) = &session.then else { return Ok(()) };
-    let serde_json::Value::Object(map) = then else { return Err("  `then` must be a map\n".into()) };
+    let Some(then) = &session.then else {
+        return Ok(());
+    };
+    let serde_json::Value::Object(map) = then else {
+        return Err("  `then` must be a map\n".into());
+    };
     let mut problems = Vec::new();
     let err = |e: crate::store::StoreError| e.to_string();
     for (key, expected) in map {
         match key.as_str() {
             "extensions" | "codes" => {
-                let serde_json::Value::Object(items) = expected else { return Err(format!("  then.{key} must be a map\n")) };
+                let serde_json::Value::Object(items) = expected else {
+                    return Err(format!("  then.{key} must be a map\n"));
+                };
                 for (id, want) in items {
                     let view = if key == "extensions" {
                         admin::view::extension(store, id).map_err(err)?
@@ -338,17 +444,33 @@ fn check_then(session: &SessionFile, store: &SqliteStore) -> Result<(), String> 
                         admin::view::code(store, id).map_err(err)?
                     };
                     match view {
-                        Some(v) => subset_mismatches(want, &v, &format!("{key}.{id}"), &mut problems),
-                        None => problems.push(format!("{key}.{id}: no such {}", if key == "codes" { "code" } else { "extension" })),
+                        Some(v) => {
+                            subset_mismatches(want, &v, &format!("{key}.{id}"), &mut problems)
+                        }
+                        None => problems.push(format!(
+                            "{key}.{id}: no such {}",
+                            if key == "codes" { "code" } else { "extension" }
+                        )),
                     }
                 }
             }
             "cdr" => {
-                let records: Vec<serde_json::Value> =
-                    store.call_records().map_err(err)?.iter().map(admin::view::call_record).collect();
-                subset_mismatches(expected, &serde_json::Value::Array(records), "cdr", &mut problems);
+                let records: Vec<serde_json::Value> = store
+                    .call_records()
+                    .map_err(err)?
+                    .iter()
+                    .map(admin::view::call_record)
+                    .collect();
+                subset_mismatches(
+                    expected,
+                    &serde_json::Value::Array(records),
+                    "cdr",
+                    &mut problems,
+                );
             }
-            other => problems.push(format!("then.{other}: unknown view (extensions, codes, cdr)")),
+            other => problems.push(format!(
+                "then.{other}: unknown view (extensions, codes, cdr)"
+            )),
         }
     }
     if problems.is_empty() {
@@ -357,4 +479,3 @@ fn check_then(session: &SessionFile, store: &SqliteStore) -> Result<(), String> 
         Err(problems.iter().map(|p| format!("  {p}\n")).collect())
     }
 }
-

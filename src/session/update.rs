@@ -7,7 +7,9 @@ use crate::engine::event::Event;
 /// The new text of a session file whose steps caused `caused` (one list per step).
 pub fn rewrite(text: &str, steps: &[Step], caused: &[Vec<(String, Event)>]) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    let Some(first) = steps.first() else { return text.to_string() };
+    let Some(first) = steps.first() else {
+        return text.to_string();
+    };
     let start = first.line - 1;
     // The steps end where the next top-level key starts.
     let end = lines
@@ -16,7 +18,10 @@ pub fn rewrite(text: &str, steps: &[Step], caused: &[Vec<(String, Event)>]) -> S
         .skip(start + 1)
         .find(|(_, l)| !l.is_empty() && !l.starts_with([' ', '\t', '-', '#']))
         .map_or(lines.len(), |(i, _)| i);
-    let indent: String = lines[start].chars().take_while(|c| c.is_whitespace()).collect();
+    let indent: String = lines[start]
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .collect();
     let mut out: Vec<String> = lines[..start].iter().map(|l| l.to_string()).collect();
     let mut current = String::from("a");
     let mut legs_seen = 0;
@@ -28,7 +33,9 @@ pub fn rewrite(text: &str, steps: &[Step], caused: &[Vec<(String, Event)>]) -> S
         }
         match &step.kind {
             StepKind::Call { name, .. } => {
-                current = name.clone().unwrap_or_else(|| ((b'a' + legs_seen as u8) as char).to_string());
+                current = name
+                    .clone()
+                    .unwrap_or_else(|| ((b'a' + legs_seen as u8) as char).to_string());
                 legs_seen += 1;
             }
             StepKind::Leg(n) => current = n.clone(),

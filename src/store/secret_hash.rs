@@ -14,12 +14,16 @@ pub struct SecretHasher {
 impl SecretHasher {
     /// OWASP's argon2id baseline (19 MiB, 2 passes): for `pbxctl run` and `ext`.
     pub fn production() -> SecretHasher {
-        SecretHasher { params: Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters") }
+        SecretHasher {
+            params: Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters"),
+        }
     }
 
     /// The smallest argon2id cost: for session replays, whose secrets are fixtures.
     pub fn fast() -> SecretHasher {
-        SecretHasher { params: Params::new(8, 1, 1, None).expect("valid argon2 parameters") }
+        SecretHasher {
+            params: Params::new(8, 1, 1, None).expect("valid argon2 parameters"),
+        }
     }
 
     fn argon(&self) -> Argon2<'static> {
@@ -45,8 +49,13 @@ impl SecretHasher {
                 decoy.as_str()
             }
         };
-        let Ok(parsed) = PasswordHash::new(phc) else { return false };
-        let ok = self.argon().verify_password(secret.as_bytes(), &parsed).is_ok();
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let ok = self
+            .argon()
+            .verify_password(secret.as_bytes(), &parsed)
+            .is_ok();
         ok && stored.is_some()
     }
 }

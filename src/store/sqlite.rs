@@ -3,8 +3,8 @@
 
 use super::schema::MIGRATIONS;
 use super::*;
-use crate::directory::{Directory, ExtensionEntry};
 use crate::directory::entry::Forward;
+use crate::directory::{Directory, ExtensionEntry};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 use std::time::Duration as StdDuration;
@@ -16,7 +16,9 @@ pub struct SqliteStore {
 
 fn sql(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy(e.to_string()),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Busy(e.to_string())
+        }
         _ => StoreError::Sql(e.to_string()),
     }
 }
@@ -24,13 +26,22 @@ fn sql(e: rusqlite::Error) -> StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) a database file and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
-        let open_err = |e: rusqlite::Error| StoreError::Open { path: path.display().to_string(), reason: e.to_string() };
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
         let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(StdDuration::from_secs(10)).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        conn.busy_timeout(StdDuration::from_secs(10))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
         let store = SqliteStore { conn };
-        store.migrate().map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
+        store.migrate().map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         Ok(store)
     }
 
@@ -43,7 +54,10 @@ impl SqliteStore {
     }
 
     fn migrate(&self) -> StoreResult<()> {
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(sql)?;
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             self.write(|c| {
                 c.execute_batch(migration)?;
@@ -56,7 +70,8 @@ impl SqliteStore {
     /// Runs `f` in an immediate transaction, so writers queue on the busy timeout
     /// instead of failing midway with "database is locked".
     fn write<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(sql)?;
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(sql)?;
         let out = f(&tx).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(out)
@@ -69,9 +84,16 @@ impl SqliteStore {
         let mut new_secrets = Vec::new();
         for (number, entry) in &dir.extensions {
             let e = &entry.value;
-            for (kind, value) in [("password", &e.password_protection.password), ("voicemail", &e.voicemail.pin)] {
+            for (kind, value) in [
+                ("password", &e.password_protection.password),
+                ("voicemail", &e.voicemail.pin),
+            ] {
                 if let Some(v) = value {
-                    let id = SecretId { owner_kind: OwnerKind::Extension, owner: number.clone(), kind: kind.into() };
+                    let id = SecretId {
+                        owner_kind: OwnerKind::Extension,
+                        owner: number.clone(),
+                        kind: kind.into(),
+                    };
                     if self.secret(&id)?.and_then(|s| s.hash).is_none() {
                         new_secrets.push((id, hasher.hash(v)));
                     }
@@ -80,7 +102,11 @@ impl SqliteStore {
         }
         for (code, entry) in &dir.codes {
             if let Some(pin) = &entry.value.pin {
-                let id = SecretId { owner_kind: OwnerKind::Code, owner: code.clone(), kind: "pin".into() };
+                let id = SecretId {
+                    owner_kind: OwnerKind::Code,
+                    owner: code.clone(),
+                    kind: "pin".into(),
+                };
                 if self.secret(&id)?.is_none() {
                     new_secrets.push((id, hasher.hash(pin)));
                 }
@@ -171,7 +197,10 @@ impl Store for SqliteStore {
     }
 
     fn extension_numbers(&self) -> StoreResult<Vec<String>> {
-        let mut stmt = self.conn.prepare_cached("SELECT number FROM extensions ORDER BY number").map_err(sql)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT number FROM extensions ORDER BY number")
+            .map_err(sql)?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
     }
@@ -181,7 +210,12 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT name, class, billing FROM codes WHERE code = ?1")
             .map_err(sql)?
             .query_row([code], |r| {
-                Ok(CodeRecord { code: code.to_string(), name: r.get(0)?, class: r.get(1)?, billing: r.get(2)? })
+                Ok(CodeRecord {
+                    code: code.to_string(),
+                    name: r.get(0)?,
+                    class: r.get(1)?,
+                    billing: r.get(2)?,
+                })
             })
             .optional()
             .map_err(sql)
@@ -195,7 +229,8 @@ impl Store for SqliteStore {
             StateField::ForwardBusy => "forward_busy",
             StateField::ForwardNoAnswer => "forward_no_answer",
         };
-        let query = format!("UPDATE extensions SET {column} = ?2 WHERE number = ?1 AND {column} IS NOT ?2");
+        let query =
+            format!("UPDATE extensions SET {column} = ?2 WHERE number = ?1 AND {column} IS NOT ?2");
         let changed = self.write(|c| match &value {
             StateValue::Flag(b) => c.execute(&query, params![number, b]),
             StateValue::Target(t) => c.execute(&query, params![number, t]),
@@ -205,7 +240,10 @@ impl Store for SqliteStore {
 
     fn set_outbound_grant(&self, number: &str, until: Option<Timestamp>) -> StoreResult<()> {
         self.write(|c| {
-            c.execute("UPDATE extensions SET outbound_grant_until = ?2 WHERE number = ?1", params![number, until.map(|t| t.0)])
+            c.execute(
+                "UPDATE extensions SET outbound_grant_until = ?2 WHERE number = ?1",
+                params![number, until.map(|t| t.0)],
+            )
         })?;
         Ok(())
     }
@@ -277,13 +315,20 @@ impl Store for SqliteStore {
     }
 
     fn tally(&self, name: &str, key: &str, at: Timestamp) -> StoreResult<()> {
-        self.write(|c| c.execute("INSERT INTO tallies (name, key, at) VALUES (?1, ?2, ?3)", params![name, key, at.0]))?;
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO tallies (name, key, at) VALUES (?1, ?2, ?3)",
+                params![name, key, at.0],
+            )
+        })?;
         Ok(())
     }
 
     fn tally_since(&self, name: &str, key: &str, since: Timestamp) -> StoreResult<u32> {
         self.conn
-            .prepare_cached("SELECT COUNT(*) FROM tallies WHERE name = ?1 AND key = ?2 AND at >= ?3")
+            .prepare_cached(
+                "SELECT COUNT(*) FROM tallies WHERE name = ?1 AND key = ?2 AND at >= ?3",
+            )
             .map_err(sql)?
             .query_row(params![name, key, since.0], |r| r.get(0))
             .map_err(sql)
@@ -338,11 +383,19 @@ impl Store for SqliteStore {
     }
 
     fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT at, user, action, target, result FROM audit ORDER BY id").map_err(sql)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at, user, action, target, result FROM audit ORDER BY id")
+            .map_err(sql)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(AuditEntry { at: Timestamp(r.get(0)?), user: r.get(1)?, action: r.get(2)?, target: r.get(3)?, result: r.get(4)? })
+                Ok(AuditEntry {
+                    at: Timestamp(r.get(0)?),
+                    user: r.get(1)?,
+                    action: r.get(2)?,
+                    target: r.get(3)?,
+                    result: r.get(4)?,
+                })
             })
             .map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
@@ -354,7 +407,11 @@ mod tests {
     use super::*;
 
     fn id() -> SecretId {
-        SecretId { owner_kind: OwnerKind::Extension, owner: "102".into(), kind: "voicemail".into() }
+        SecretId {
+            owner_kind: OwnerKind::Extension,
+            owner: "102".into(),
+            kind: "voicemail".into(),
+        }
     }
 
     #[test]
@@ -387,7 +444,13 @@ mod tests {
             s.tally("disa-failure", "555", Timestamp(10)).unwrap();
         }
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.tally_since("disa-failure", "555", Timestamp(0)).unwrap(), 1);
-        assert_eq!(s.tally_since("disa-failure", "555", Timestamp(11)).unwrap(), 0);
+        assert_eq!(
+            s.tally_since("disa-failure", "555", Timestamp(0)).unwrap(),
+            1
+        );
+        assert_eq!(
+            s.tally_since("disa-failure", "555", Timestamp(11)).unwrap(),
+            0
+        );
     }
 }
