@@ -883,7 +883,17 @@ impl<S: Store> Engine<S> {
         } else {
             "failed"
         };
-        let kind = if o.external {
+        // The direction dialed, whether or not the call got out.
+        let prefix = self
+            .settings
+            .get("outside_prefix")
+            .and_then(Value::as_text)
+            .unwrap_or_default();
+        let dialed_out = leg.caller_is_extension
+            && !prefix.is_empty()
+            && leg.dialed.starts_with(&prefix)
+            && !matches!(self.store.extension(&leg.dialed), Ok(Some(_)));
+        let kind = if o.external || dialed_out {
             "outbound"
         } else if !leg.caller_is_extension {
             "inbound"

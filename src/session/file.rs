@@ -24,6 +24,8 @@ struct Raw {
     steps: Vec<Spanned<serde_json::Value>>,
     #[serde(default)]
     then: Option<serde_json::Value>,
+    #[serde(default)]
+    expect_error: Option<Vec<String>>,
 }
 
 /// A parsed session.
@@ -45,6 +47,8 @@ pub struct SessionFile {
     pub steps: Vec<Step>,
     /// JSON views to match afterwards.
     pub then: Option<serde_json::Value>,
+    /// The `given` must be refused, with messages containing all of these.
+    pub expect_error: Option<Vec<String>>,
     /// The file's text, for spans.
     pub sources: SourceMap,
     /// Its id in `sources`.
@@ -105,6 +109,8 @@ pub enum StepKind {
         output: Option<String>,
         /// The exit code expected (default 0).
         status: Option<i32>,
+        /// Texts the output must not contain (secrets, for PG-4).
+        output_lacks: Vec<String>,
     },
 }
 
@@ -161,6 +167,7 @@ impl SessionFile {
             given: raw.given,
             steps,
             then: raw.then,
+            expect_error: raw.expect_error,
             sources,
             file,
         })
@@ -280,24 +287,43 @@ fn parse_step(v: &serde_json::Value, line: &str) -> Result<StepKind, String> {
         "wait" => Ok(StepKind::Wait(Duration::parse(&text("a duration")?)?)),
         "leg" => Ok(StepKind::Leg(text("a leg name")?)),
         "pbxctl" => match value {
-            J::Object(m) => Ok(StepKind::Pbxctl {
-                args: m
-                    .get("run")
-                    .and_then(J::as_str)
-                    .ok_or("`pbxctl` needs `run: ARGS`")?
-                    .to_string(),
-                stdin: m
-                    .get("stdin")
-                    .and_then(|v| scalar(v, line, "stdin"))
-                    .unwrap_or_default(),
-                output: m.get("output").and_then(|v| scalar(v, line, "output")),
-                status: m.get("status").and_then(J::as_i64).map(|s| s as i32),
-            }),
+            J::Object(m) => {
+                const KEYS: [&str; 5] = ["run", "stdin", "output", "status", "output_lacks"];
+                if let Some(k) = m.keys().find(|k| !KEYS.contains(&k.as_str())) {
+                    return Err(format!(
+                        "`pbxctl` has no key `{k}` (keys: {})",
+                        KEYS.join(", ")
+                    ));
+                }
+                let output_lacks = match m.get("output_lacks") {
+                    None => Vec::new(),
+                    Some(J::Array(items)) => items
+                        .iter()
+                        .map(|i| scalar(i, "", "").ok_or("`output_lacks` is a list of texts"))
+                        .collect::<Result<_, _>>()?,
+                    Some(_) => return Err("`output_lacks` is a list of texts".into()),
+                };
+                Ok(StepKind::Pbxctl {
+                    args: m
+                        .get("run")
+                        .and_then(J::as_str)
+                        .ok_or("`pbxctl` needs `run: ARGS`")?
+                        .to_string(),
+                    stdin: m
+                        .get("stdin")
+                        .and_then(|v| scalar(v, line, "stdin"))
+                        .unwrap_or_default(),
+                    output: m.get("output").and_then(|v| scalar(v, line, "output")),
+                    status: m.get("status").and_then(J::as_i64).map(|s| s as i32),
+                    output_lacks,
+                })
+            }
             _ => Ok(StepKind::Pbxctl {
                 args: text("arguments")?,
                 stdin: String::new(),
                 output: None,
                 status: None,
+                output_lacks: Vec::new(),
             }),
         },
         other => Err(format!(

@@ -191,7 +191,34 @@ pub fn run_session(
         Ok(l) => l,
         Err(f) => return broken(session.name, f.render()),
     };
-    let settings = match validate(&session.given, &loaded.plan, &session.sources, session.file) {
+    let validated = validate(&session.given, &loaded.plan, &session.sources, session.file);
+    if let Some(wanted) = &session.expect_error {
+        // The session asserts that its `given` is refused (PP-1, VC-1).
+        let verdict = match &validated {
+            Ok(_) => Verdict::Failed(format!(
+                "{}: the given was accepted, but expect_error says it must be refused\n",
+                path.display()
+            )),
+            Err(ds) => {
+                let shown: String = ds.iter().map(|d| d.render(&session.sources)).collect();
+                match wanted.iter().find(|w| !shown.contains(w.as_str())) {
+                    None => Verdict::Passed,
+                    Some(w) => Verdict::Failed(format!(
+                        "the given was refused, but no message contains `{w}`:\n{shown}"
+                    )),
+                }
+            }
+        };
+        let steps = session.steps.len();
+        return Outcome {
+            path: path.to_path_buf(),
+            name: session.name,
+            verdict,
+            steps,
+            caused: Vec::new(),
+        };
+    }
+    let settings = match validated {
         Ok(s) => s,
         Err(ds) => {
             return broken(
@@ -352,6 +379,7 @@ fn run_step(
             stdin,
             output,
             status,
+            output_lacks,
         } => {
             let parsed = AdminArgs::try_parse_from(args.split_whitespace()).map_err(|e| {
                 format!(
@@ -386,6 +414,11 @@ fn run_step(
                 return Err(format!(
                     "`pbxctl {args}` printed:\n    {}\n  which does not contain `{o}`",
                     printed.trim()
+                ));
+            }
+            if let Some(secret) = output_lacks.iter().find(|s| printed.contains(s.as_str())) {
+                return Err(format!(
+                    "`pbxctl {args}` printed `{secret}`, which it must not"
                 ));
             }
         }
