@@ -296,3 +296,17 @@ fn a_bad_config_names_the_extension_and_the_rule() {
         "nothing is written from a bad config"
     );
 }
+
+#[test]
+fn the_readme_tour_is_a_valid_plan() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let tour = readme
+        .split("## A short tour of the language")
+        .nth(1)
+        .unwrap();
+    let code = tour.split("```").nth(1).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "tour.pbx", code);
+    let run = pbxctl(tmp.path(), &["lint", "--deny-warnings", "tour.pbx"]);
+    assert_eq!(run.status, 0, "{}", run.stdout);
+}
