@@ -2,7 +2,6 @@
 
 use super::{LintFormat, exit, print};
 use crate::directory::Config;
-use crate::directory::validate::validate;
 use crate::dsl::diagnostic::{Diagnostic, Failure};
 use crate::dsl::span::SourceMap;
 use crate::hooks::Hooks;
@@ -83,28 +82,27 @@ fn from_failure(f: Failure) -> Vec<(Diagnostic, SourceMap)> {
 
 fn lint_plan(path: &std::path::Path) -> Findings {
     let plan = crate::dsl::load(path).map_err(from_failure)?;
+    Ok(plan_findings(&plan))
+}
+
+/// A loaded plan's warnings and its hooks' compile errors.
+fn plan_findings(plan: &crate::dsl::Plan) -> Vec<(Diagnostic, SourceMap)> {
     let mut out: Vec<_> = plan
         .warnings
         .iter()
         .map(|w| (w.clone(), plan.sources.clone()))
         .collect();
-    if let Err(errs) = Hooks::compile(&plan) {
+    if let Err(errs) = Hooks::compile(plan) {
         out.extend(errs.into_iter().map(|d| (d, plan.sources.clone())));
     }
-    Ok(out)
+    out
 }
 
 fn lint_config(path: &std::path::Path) -> Findings {
     let config = Config::load(path).map_err(from_failure)?;
-    let mut out = lint_plan(&config.dialplan)?;
     let plan = crate::dsl::load(&config.dialplan).map_err(from_failure)?;
-    let file = config
-        .sources
-        .files()
-        .next()
-        .map(|(id, _)| id)
-        .unwrap_or_default();
-    if let Err(errs) = validate(&config.directory, &plan, &config.sources, file) {
+    let mut out = plan_findings(&plan);
+    if let Err(errs) = config.validate(&plan) {
         out.extend(errs.into_iter().map(|d| (d, config.sources.clone())));
     }
     Ok(out)

@@ -3,7 +3,7 @@
 
 use super::{StoreArgs, exit};
 use crate::directory::Config;
-use crate::directory::validate::{Settings, validate};
+use crate::directory::validate::Settings;
 use crate::dsl::Plan;
 use crate::hooks::Hooks;
 use crate::store::{SecretHasher, SqliteStore, StoreError};
@@ -35,13 +35,7 @@ pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
             .for_each(|d| eprint!("{}", d.render(&plan.sources)));
         exit::USAGE
     })?;
-    let file = config
-        .sources
-        .files()
-        .next()
-        .map(|(id, _)| id)
-        .unwrap_or_default();
-    let settings = validate(&config.directory, &plan, &config.sources, file).map_err(|ds| {
+    let settings = config.validate(&plan).map_err(|ds| {
         ds.iter()
             .for_each(|d| eprint!("{}", d.render(&config.sources)));
         exit::USAGE

@@ -1,9 +1,11 @@
 //! `pbx.yaml`: which dialplan, which database, SIP settings, and the directory.
 
 use super::entry::{CodeEntry, Directory, ExtensionEntry};
+use super::validate::{Settings, validate};
 use super::yaml;
+use crate::dsl::Plan;
 use crate::dsl::diagnostic::{Diagnostic, Failure};
-use crate::dsl::span::SourceMap;
+use crate::dsl::span::{FileId, SourceMap};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -24,6 +26,8 @@ pub struct Config {
     pub directory: Directory,
     /// The file's text, for diagnostics.
     pub sources: SourceMap,
+    /// The file's id in `sources`.
+    pub file: FileId,
 }
 
 /// `sip: { listen, rtp_ports, realm }`.
@@ -118,6 +122,12 @@ impl Config {
                 codes: raw.codes,
             },
             sources,
+            file,
         })
+    }
+
+    /// Checks the directory against the plan; returns the settings in force.
+    pub fn validate(&self, plan: &Plan) -> Result<Settings, Vec<Diagnostic>> {
+        validate(&self.directory, plan, &self.sources, self.file)
     }
 }
