@@ -77,8 +77,9 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Loads the directory: configuration always follows the file; secrets are
-    /// hashed in only where the database has none yet (a later pin-reset wins).
+    /// Loads the directory: configuration always follows the file; a secret is
+    /// hashed in only where the database has never had it, so a later pin-reset,
+    /// or an unlock that cleared it, wins over the file.
     pub fn provision(&self, dir: &Directory, hasher: &SecretHasher) -> StoreResult<()> {
         // Hash outside the transaction: hashing is the slow part.
         let mut new_secrets = Vec::new();
@@ -94,7 +95,7 @@ impl SqliteStore {
                         owner: number.clone(),
                         kind: kind.into(),
                     };
-                    if self.secret(&id)?.and_then(|s| s.hash).is_none() {
+                    if self.secret(&id)?.is_none() {
                         new_secrets.push((id, hasher.hash(v)));
                     }
                 }
@@ -433,6 +434,29 @@ mod tests {
         s.record_failure(&id(), None).unwrap();
         s.unlock(&id(), true).unwrap();
         assert_eq!(s.secret(&id()).unwrap().unwrap().hash, None);
+    }
+
+    #[test]
+    fn provisioning_never_overwrites_the_live_secret() {
+        let yaml = "extensions:\n  \"102\": { voicemail: { enabled: true, pin: \"2580\" } }\n";
+        let dir: Directory = serde_saphyr::from_str(yaml).unwrap();
+        let s = SqliteStore::in_memory().unwrap();
+        let h = SecretHasher::fast();
+        s.provision(&dir, &h).unwrap();
+        let first = s.secret(&id()).unwrap().unwrap().hash;
+        s.provision(&dir, &h).unwrap();
+        assert_eq!(
+            s.secret(&id()).unwrap().unwrap().hash,
+            first,
+            "not re-hashed"
+        );
+        s.unlock(&id(), true).unwrap();
+        s.provision(&dir, &h).unwrap();
+        assert_eq!(
+            s.secret(&id()).unwrap().unwrap().hash,
+            None,
+            "a cleared PIN stays cleared"
+        );
     }
 
     #[test]
