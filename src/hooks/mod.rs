@@ -216,6 +216,28 @@ mod tests {
     }
 
     #[test]
+    fn a_hook_file_reports_failures_at_its_own_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("screen.rhai"),
+            "// screening\nlet n = leg.number;\nn.no_such_method()\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("plan.pbx"),
+            "hook screen from \"screen.rhai\"\n",
+        )
+        .unwrap();
+        let plan = crate::dsl::load(&dir.path().join("plan.pbx")).unwrap();
+        let hooks = Hooks::compile(&plan).unwrap();
+        let failure = hooks
+            .call("screen", &serde_json::json!({"number": "5551234"}))
+            .unwrap_err();
+        let expected = format!("{}:3:", dir.path().join("screen.rhai").display());
+        assert!(failure.location.starts_with(&expected), "{failure}");
+    }
+
+    #[test]
     fn syntax_errors_name_the_hook() {
         let plan = crate::dsl::compile_str("t.pbx", "hook bad \"\"\"\nlet = ;\n\"\"\"").unwrap();
         let errs = Hooks::compile(&plan).unwrap_err();
