@@ -1,5 +1,8 @@
 //! The pbxctl binary from the outside: exit codes, diagnostics, help, the suite.
 
+#[path = "cli/admin.rs"]
+mod admin;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,6 +27,8 @@ fn pbxctl_stdin(dir: &Path, args: &[&str], stdin: &str) -> Run {
         .args(args)
         .current_dir(dir)
         .env("USER", "tester")
+        .env_remove("PBXCTL_CONFIG")
+        .env_remove("PBXCTL_DB")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -78,7 +78,11 @@ impl Admin<'_> {
                 "ext pin-reset",
             ),
             ExtCommand::Show { ext, json } => self.show_extension(ext, *json),
-            ExtCommand::List { json } => self.list(*json),
+            ExtCommand::List {
+                json,
+                department,
+                numbers,
+            } => self.list(*json, department.as_deref(), *numbers),
             ExtCommand::Login { ext } => self.login(ext, stdin.trim()),
         })
     }
@@ -327,9 +331,20 @@ impl Admin<'_> {
         }))
     }
 
-    fn list(&self, json: bool) -> Result<Reply, StoreError> {
+    fn list(
+        &self,
+        json: bool,
+        department: Option<&str>,
+        numbers: bool,
+    ) -> Result<Reply, StoreError> {
         let mut views = Vec::new();
         for n in self.store.extension_numbers()? {
+            let Some(record) = self.store.extension(&n)? else {
+                continue;
+            };
+            if department.is_some_and(|d| record.config.department.as_deref() != Some(d)) {
+                continue;
+            }
             views.extend(view::extension(self.store, &n)?);
         }
         if json {
@@ -338,8 +353,14 @@ impl Admin<'_> {
                 pretty(&serde_json::Value::Array(views))
             )));
         }
+        let number = |v: &serde_json::Value| v["extension"].as_str().unwrap_or("").to_string();
+        if numbers {
+            return Ok(Reply::ok(
+                views.iter().map(|v| number(v) + "\n").collect::<String>(),
+            ));
+        }
         let mut out = String::from("EXT    BLOCKED  DND    MAILBOX\n");
-        for v in views {
+        for v in &views {
             let mailbox = if v["voicemail"]["locked"] == true {
                 "locked"
             } else {
@@ -347,12 +368,34 @@ impl Admin<'_> {
             };
             out += &format!(
                 "{:<6} {:<8} {:<6} {mailbox}\n",
-                v["extension"].as_str().unwrap_or(""),
+                number(v),
                 v["blocked"],
                 v["dnd"]
             );
         }
         Ok(Reply::ok(out))
+    }
+
+    /// `pbxctl audit`: every admin action, oldest first.
+    pub fn audit_log(&self, json: bool) -> Reply {
+        self.guarded(|| {
+            let entries = self.store.audit_entries()?;
+            if json {
+                let list: Vec<_> = entries.iter().map(view::audit_entry).collect();
+                return Ok(Reply::ok(format!(
+                    "{}\n",
+                    pretty(&serde_json::Value::Array(list))
+                )));
+            }
+            let mut out = String::new();
+            for e in entries {
+                out += &format!(
+                    "{}  {:<10} {:<16} {:<6} {}\n",
+                    e.at, e.user, e.action, e.target, e.result
+                );
+            }
+            Ok(Reply::ok(out))
+        })
     }
 }
 

@@ -30,7 +30,7 @@ pub enum ExtCommand {
         pin: Option<String>,
     },
     /// Show an extension's state.
-    #[command(after_help = "Example:\n  pbxctl ext show 101 --json")]
+    #[command(after_help = "Examples:\n  pbxctl ext show 101\n  pbxctl ext show 101 --json")]
     Show {
         /// Extension number.
         ext: String,
@@ -39,10 +39,19 @@ pub enum ExtCommand {
         json: bool,
     },
     /// List extensions and their state.
+    #[command(
+        after_help = "Examples:\n  pbxctl ext list\n  pbxctl ext list --department sales --numbers   # one number a line, for scripts"
+    )]
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Only extensions of this department.
+        #[arg(long)]
+        department: Option<String>,
+        /// Print only the numbers, one a line.
+        #[arg(long, conflicts_with = "json")]
+        numbers: bool,
     },
     /// Check a voicemail passcode read from stdin, as a visual-voicemail login
     /// would (counts failures like the phone; VM-4).
@@ -72,6 +81,7 @@ pub enum CodeCommand {
         pin: Option<String>,
     },
     /// Show a code.
+    #[command(after_help = "Example:\n  pbxctl code show 1111 --json")]
     Show {
         /// The verification code.
         code: String,

@@ -2,7 +2,7 @@
 
 use crate::clock::Timestamp;
 use crate::dsl::ast::OwnerKind;
-use crate::store::{CallRecord, SecretId, Store, StoreResult};
+use crate::store::{AuditEntry, CallRecord, SecretId, Store, StoreResult};
 use serde_json::{Value, json};
 
 fn secret_view(
@@ -64,4 +64,9 @@ pub fn call_record(r: &CallRecord) -> Value {
         "duration": r.duration, "type": r.kind, "status": r.status, "reason": r.reason,
         "originator": r.originator, "via": r.via, "billing": r.billing,
     })
+}
+
+/// One audit entry, as `pbxctl audit --json` prints it.
+pub fn audit_entry(e: &AuditEntry) -> Value {
+    json!({ "at": e.at.rfc3339(), "user": e.user, "action": e.action, "target": e.target, "result": e.result })
 }

@@ -54,3 +54,8 @@ pub fn ext(args: &StoreArgs, cmd: &ExtCommand) -> i32 {
 pub fn code(args: &StoreArgs, cmd: &CodeCommand) -> i32 {
     with_admin(args, |a| a.code(cmd))
 }
+
+/// `pbxctl audit`.
+pub fn audit(args: &StoreArgs, json: bool) -> i32 {
+    with_admin(args, |a| a.audit_log(json))
+}

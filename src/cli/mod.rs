@@ -58,10 +58,10 @@ pub enum TestFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
     /// The configuration file.
-    #[arg(long, default_value = "pbx.yaml", global = true)]
+    #[arg(long, default_value = "pbx.yaml", env = "PBXCTL_CONFIG", global = true)]
     pub config: PathBuf,
     /// The database, instead of the one the config names.
-    #[arg(long, global = true)]
+    #[arg(long, env = "PBXCTL_DB", global = true)]
     pub db: Option<PathBuf>,
 }
 
@@ -104,12 +104,16 @@ pub enum Command {
         update: bool,
     },
     /// Serve the dialplan over SIP/RTP.
+    #[command(after_help = "Example:\n  pbxctl run --config examples/pbx.yaml")]
     Run {
         /// Store options.
         #[command(flatten)]
         store: StoreArgs,
     },
     /// Administer extensions.
+    #[command(
+        after_help = "Examples:\n  pbxctl ext lock 101\n  pbxctl ext pin-reset 101\n  pbxctl ext list --json"
+    )]
     Ext {
         /// Store options.
         #[command(flatten)]
@@ -119,6 +123,7 @@ pub enum Command {
         action: ExtCommand,
     },
     /// Administer verification codes.
+    #[command(after_help = "Examples:\n  pbxctl code unlock 1111\n  pbxctl code pin-reset 1111")]
     Code {
         /// Store options.
         #[command(flatten)]
@@ -127,6 +132,25 @@ pub enum Command {
         #[command(subcommand)]
         action: CodeCommand,
     },
+    /// Show the audit log of admin actions.
+    #[command(after_help = "Examples:\n  pbxctl audit\n  pbxctl audit --json")]
+    Audit {
+        /// Store options.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  pbxctl completions bash > /etc/bash_completion.d/pbxctl")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  pbxctl man > /usr/local/share/man/man1/pbxctl.1")]
+    Man,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -164,6 +188,31 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Command::Run { store } => run::run(&store),
         Command::Ext { store, action } => admin_cmd::ext(&store, &action),
         Command::Code { store, action } => admin_cmd::code(&store, &action),
+        Command::Audit { store, json } => admin_cmd::audit(&store, json),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "pbxctl",
+                &mut out,
+            );
+            print(&String::from_utf8_lossy(&out));
+            exit::OK
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out) {
+                Ok(()) => {
+                    print(&String::from_utf8_lossy(&out));
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit::USAGE
+                }
+            }
+        }
     }
 }
 

@@ -162,7 +162,7 @@ pub trait Store {
     fn record_failure(&self, id: &SecretId, lock_at: Option<u32>) -> StoreResult<SecretRecord>;
     /// Resets the failure count after a success.
     fn record_success(&self, id: &SecretId) -> StoreResult<()>;
-    /// Lifts a lockout and resets failures; `clear` also removes the secret.
+    /// Lifts a lockout and resets failures; `clear` also removes a locked secret.
     /// Returns whether anything changed.
     fn unlock(&self, id: &SecretId, clear: bool) -> StoreResult<bool>;
     /// Stores a new hash and resets failures and lockout.

@@ -54,17 +54,21 @@ impl SqliteStore {
     }
 
     fn migrate(&self) -> StoreResult<()> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(sql)?;
-        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            self.write(|c| {
-                c.execute_batch(migration)?;
-                c.pragma_update(None, "user_version", (i + 1) as i64)
-            })?;
+        let read =
+            |c: &Connection| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
+        if read(&self.conn).map_err(sql)? as usize >= MIGRATIONS.len() {
+            return Ok(());
         }
-        Ok(())
+        // Several processes may open a new database at once: the version is read
+        // again inside the write lock, so each migration runs exactly once.
+        self.write(|c| {
+            let version = read(c)? as usize;
+            for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+                c.execute_batch(migration)?;
+                c.pragma_update(None, "user_version", (i + 1) as i64)?;
+            }
+            Ok(())
+        })
     }
 
     /// Runs `f` in an immediate transaction, so writers queue on the busy timeout
@@ -292,12 +296,14 @@ impl Store for SqliteStore {
     }
 
     fn unlock(&self, id: &SecretId, clear: bool) -> StoreResult<bool> {
+        // Only a locked secret is cleared; an unlocked one just has its failures
+        // reset, so an unlock by mistake destroys nothing.
         let changed = self.write(|c| {
             c.execute(
-                "UPDATE secrets SET locked = 0, failures = 0,
-                        hash = CASE WHEN ?4 THEN NULL ELSE hash END
+                "UPDATE secrets SET hash = CASE WHEN ?4 AND locked != 0 THEN NULL ELSE hash END,
+                                    locked = 0, failures = 0
                  WHERE owner_kind = ?1 AND owner = ?2 AND kind = ?3
-                   AND (locked != 0 OR failures != 0 OR (?4 AND hash IS NOT NULL))",
+                   AND (locked != 0 OR failures != 0)",
                 params![id.owner_kind.as_str(), id.owner, id.kind, clear],
             )
         })?;
@@ -433,7 +439,18 @@ mod tests {
         assert_eq!(s.secret(&id()).unwrap().unwrap().hash.as_deref(), Some("h"));
         s.record_failure(&id(), None).unwrap();
         s.unlock(&id(), true).unwrap();
-        assert_eq!(s.secret(&id()).unwrap().unwrap().hash, None);
+        assert_eq!(
+            s.secret(&id()).unwrap().unwrap().hash.as_deref(),
+            Some("h"),
+            "not locked: kept"
+        );
+        s.record_failure(&id(), Some(1)).unwrap();
+        s.unlock(&id(), true).unwrap();
+        assert_eq!(
+            s.secret(&id()).unwrap().unwrap().hash,
+            None,
+            "locked: cleared"
+        );
     }
 
     #[test]
@@ -450,6 +467,7 @@ mod tests {
             first,
             "not re-hashed"
         );
+        s.record_failure(&id(), Some(1)).unwrap();
         s.unlock(&id(), true).unwrap();
         s.provision(&dir, &h).unwrap();
         assert_eq!(

@@ -1,0 +1,238 @@
+//! Administrator commands as scripts use them: in parallel, from shell scripts,
+//! with an audit trail that holds every action and no secret.
+
+use super::{pbxctl, pbxctl_stdin, root, write};
+use std::path::Path;
+use std::process::Command;
+
+fn department_config(dir: &Path) {
+    let plan = root().join("dialplans/default.pbx");
+    let text = format!(
+        "dialplan: {}\ndatabase: pbx.db\nextensions:\n\
+         \x20 \"201\": {{ department: sales, voicemail: {{ enabled: true, pin: \"2580\" }} }}\n\
+         \x20 \"202\": {{ department: sales }}\n\
+         \x20 \"203\": {{ department: support }}\n",
+        plan.display()
+    );
+    write(dir, "pbx.yaml", &text);
+}
+
+#[test]
+fn parallel_writers_lose_no_update() {
+    let tmp = tempfile::tempdir().unwrap();
+    department_config(tmp.path());
+    let writers: Vec<_> = ["201", "202", "203"]
+        .into_iter()
+        .map(|ext| {
+            let dir = tmp.path().to_path_buf();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    for action in ["lock", "unlock"] {
+                        let run = pbxctl(&dir, &["ext", action, ext]);
+                        assert_eq!(run.status, 0, "{action} {ext}: {}", run.stderr);
+                        assert!(!run.stderr.contains("locked"), "{}", run.stderr);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let audit = pbxctl(tmp.path(), &["audit", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&audit.stdout).unwrap();
+    assert_eq!(rows.len(), 300);
+    for ext in ["201", "202", "203"] {
+        let results: Vec<&str> = rows
+            .iter()
+            .filter(|r| r["target"] == ext)
+            .map(|r| r["result"].as_str().unwrap())
+            .collect();
+        assert_eq!(results.len(), 100);
+        for pair in results.chunks(2) {
+            assert_eq!(
+                pair,
+                [
+                    format!("extension {ext} locked"),
+                    format!("extension {ext} unlocked")
+                ]
+            );
+        }
+    }
+    assert!(rows.iter().all(|r| r["user"] == "tester"));
+}
+
+#[test]
+fn the_example_scripts_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    department_config(tmp.path());
+    let mailer = write(
+        tmp.path(),
+        "fake-mail",
+        "#!/bin/sh\n{ echo \"$@\"; cat; } > \"$(dirname \"$0\")/mail.out\"\n",
+    );
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&mailer)
+        .status()
+        .unwrap();
+    let script = |name: &str, args: &[&str]| {
+        Command::new("bash")
+            .arg(root().join("examples/scripts").join(name))
+            .args(args)
+            .current_dir(tmp.path())
+            .env("PBXCTL", env!("CARGO_BIN_EXE_pbxctl"))
+            .env("PBXCTL_CONFIG", tmp.path().join("pbx.yaml"))
+            .env("MAILER", &mailer)
+            .env("USER", "cron")
+            .output()
+            .unwrap()
+    };
+    let night = script("night-lock.sh", &["sales", "lock"]);
+    assert!(
+        night.status.success(),
+        "{}",
+        String::from_utf8_lossy(&night.stderr)
+    );
+    let list = pbxctl(tmp.path(), &["ext", "list", "--json"]);
+    let views: Vec<serde_json::Value> = serde_json::from_str(&list.stdout).unwrap();
+    let blocked: Vec<(&str, bool)> = views
+        .iter()
+        .map(|v| {
+            (
+                v["extension"].as_str().unwrap(),
+                v["blocked"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(blocked, [("201", true), ("202", true), ("203", false)]);
+
+    let mail = script("reset-and-mail.sh", &["201", "alice@example.com"]);
+    assert!(
+        mail.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mail.stderr)
+    );
+    let sent = std::fs::read_to_string(tmp.path().join("mail.out")).unwrap();
+    assert!(
+        sent.starts_with("-s New voicemail PIN for extension 201 alice@example.com\n"),
+        "{sent}"
+    );
+    let pin: String = sent
+        .split("is ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(
+        pbxctl_stdin(tmp.path(), &["ext", "login", "201"], &pin).stdout,
+        "OK\n"
+    );
+
+    // The audit log has every action and no secret.
+    let audit = pbxctl(tmp.path(), &["audit"]);
+    assert_eq!(
+        audit
+            .stdout
+            .lines()
+            .filter(|l| l.contains(" cron "))
+            .count(),
+        3,
+        "{}",
+        audit.stdout
+    );
+    assert!(
+        !audit.stdout.contains(&pin) && !audit.stdout.contains("2580"),
+        "{}",
+        audit.stdout
+    );
+}
+
+#[test]
+fn config_mistakes_are_refused_with_their_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = root().join("dialplans/default.pbx");
+    let cases = [
+        (
+            "duplicate",
+            "extensions:\n  \"101\": {}\n  \"101\": {}\n",
+            "pbx.yaml:5:",
+        ),
+        (
+            "unknown key",
+            "extensions:\n  \"101\": { colour: red }\n",
+            "unknown field `colour`",
+        ),
+        (
+            "wrong type",
+            "extensions:\n  \"101\": { class: first }\n",
+            "pbx.yaml:4:",
+        ),
+        (
+            "unknown class",
+            "extensions:\n  \"101\": { class: 9 }\n",
+            "extension 101: class 9 is not declared",
+        ),
+    ];
+    for (what, body, wanted) in cases {
+        write(
+            tmp.path(),
+            "pbx.yaml",
+            &format!("dialplan: {}\ndatabase: pbx.db\n{body}", plan.display()),
+        );
+        let run = pbxctl(tmp.path(), &["ext", "list"]);
+        assert_eq!(run.status, 2, "{what}: {}", run.stderr);
+        assert!(run.stderr.contains(wanted), "{what}: {}", run.stderr);
+    }
+    let missing = pbxctl(tmp.path(), &["ext", "list", "--config", "nope.yaml"]);
+    assert_eq!(missing.status, 2);
+    assert!(
+        missing.stderr.contains("cannot read nope.yaml"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn codes_follow_the_same_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = root().join("dialplans/default.pbx");
+    write(
+        tmp.path(),
+        "pbx.yaml",
+        &format!(
+            "dialplan: {}\ndatabase: pbx.db\ncodes:\n  \"1111\": {{ name: Tom, pin: \"4826\", class: 2 }}\n",
+            plan.display()
+        ),
+    );
+    let d = tmp.path();
+    assert_eq!(pbxctl(d, &["code", "show", "9999"]).status, 3);
+    let show = pbxctl(d, &["code", "show", "1111", "--json"]);
+    let view: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(
+        view,
+        serde_json::json!({"code": "1111", "name": "Tom", "class": 2, "billing": null, "locked": false, "failures": 0, "pin_set": true})
+    );
+    let unlock = pbxctl(d, &["code", "unlock", "1111"]);
+    assert_eq!(
+        (unlock.status, unlock.stdout.as_str()),
+        (0, "code 1111 was not locked; nothing changed\n")
+    );
+    let weak = pbxctl(d, &["code", "pin-reset", "1111", "--pin", "9876"]);
+    assert_eq!(weak.status, 2);
+    assert!(weak.stderr.contains("descending"), "{}", weak.stderr);
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let d = root();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = pbxctl(&d, &["completions", shell]);
+        assert_eq!(run.status, 0);
+        assert!(run.stdout.contains("pin-reset"), "{shell}");
+    }
+    let man = pbxctl(&d, &["man"]);
+    assert_eq!(man.status, 0);
+    assert!(man.stdout.contains(".TH pbxctl 1"), "{}", man.stdout);
+}
