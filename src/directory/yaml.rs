@@ -35,11 +35,41 @@ pub fn span_at(sources: &SourceMap, file: FileId, loc: serde_saphyr::Location) -
     Span::new(file, start, start + len.min(rest.trim_end().len().max(1)))
 }
 
+/// The library's message without its own location prefix, snippet or advice
+/// meant for programmers; the diagnostic draws the place.
 fn first_line(message: &str) -> String {
-    // serde-saphyr appends its own snippet; ours is drawn by the diagnostic.
-    let line = message.lines().next().unwrap_or(message);
-    match line.find(" at line ") {
-        Some(i) => line[..i].to_string(),
-        None => line.to_string(),
+    let mut line = message.lines().next().unwrap_or(message).trim();
+    line = line.strip_prefix("error: ").unwrap_or(line);
+    if line.starts_with("line ")
+        && let Some((_, rest)) = line.split_once(": ")
+    {
+        line = rest;
+    }
+    if let Some(i) = line.find(" at line ") {
+        line = &line[..i];
+    }
+    if let Some(key) = line.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key).trim();
+        return format!("`{key}` is given twice");
+    }
+    line.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_line;
+
+    #[test]
+    fn library_messages_are_cleaned_for_people() {
+        assert_eq!(
+            first_line(
+                "error: line 5 column 3: duplicate mapping key: 101, set DuplicateKeyPolicy in Options if acceptable"
+            ),
+            "`101` is given twice"
+        );
+        assert_eq!(
+            first_line("error: line 2 column 1: unknown field `x`, expected `y`"),
+            "unknown field `x`, expected `y`"
+        );
     }
 }

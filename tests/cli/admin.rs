@@ -157,7 +157,7 @@ fn config_mistakes_are_refused_with_their_line() {
         (
             "duplicate",
             "extensions:\n  \"101\": {}\n  \"101\": {}\n",
-            "pbx.yaml:5:",
+            "`101` is given twice\n  --> pbx.yaml:5:3",
         ),
         (
             "unknown key",
