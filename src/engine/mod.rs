@@ -14,15 +14,13 @@ use crate::dsl::ast::{Object, OwnerKind, Unlocker};
 use crate::dsl::plan::{Matcher, Op, Rule, SecretTarget};
 use crate::dsl::value::Value;
 use crate::hooks::{Decision, Hooks};
-use crate::store::{CallRecord, SecretId, StateValue, Store};
+use crate::store::{CallRecord, SecretHasher, SecretId, StateValue, Store};
 use eval::{Fault, Record, Scope};
 use event::{Event, Input, LegId, Output};
 use leg::{Leg, Wait};
 use secret_check::{Verdict, check_secret};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-
-pub use crate::store::SecretHasher;
 
 /// Ops one leg may run between two waits before the engine calls it a loop.
 const STEP_BUDGET: usize = 10_000;
@@ -528,7 +526,7 @@ impl<S: Store> Engine<S> {
                 }
                 Op::Outbound(number) => {
                     let number = self.scope(id, now).text(number)?;
-                    return self.outbound(now, id, number, span);
+                    return self.outbound(now, id, number);
                 }
                 Op::Voicemail(mailbox) => {
                     let mailbox = self.scope(id, now).text(mailbox)?;
@@ -821,13 +819,7 @@ impl<S: Store> Engine<S> {
     }
 
     /// VC-7: the class in force decides, then the `before-outbound` hook.
-    fn outbound(
-        &mut self,
-        now: Timestamp,
-        id: LegId,
-        number: String,
-        _span: crate::dsl::span::Span,
-    ) -> Result<Stop, Fault> {
+    fn outbound(&mut self, now: Timestamp, id: LegId, number: String) -> Result<Stop, Fault> {
         let class = self.class_of(&self.legs[&id]);
         let permitted = class
             .and_then(|c| self.plan.classes.get(&c))
@@ -916,71 +908,5 @@ impl<S: Store> Engine<S> {
         if let Err(e) = self.store.write_call_record(&record) {
             self.warn(Some(id), format!("call record not written: {e}"));
         }
-    }
-}
-
-impl<T: Store + ?Sized> Store for &T {
-    fn extension(
-        &self,
-        n: &str,
-    ) -> crate::store::StoreResult<Option<crate::store::ExtensionRecord>> {
-        (**self).extension(n)
-    }
-    fn extension_numbers(&self) -> crate::store::StoreResult<Vec<String>> {
-        (**self).extension_numbers()
-    }
-    fn code(&self, c: &str) -> crate::store::StoreResult<Option<crate::store::CodeRecord>> {
-        (**self).code(c)
-    }
-    fn set_state(
-        &self,
-        n: &str,
-        f: crate::dsl::plan::StateField,
-        v: StateValue,
-    ) -> crate::store::StoreResult<bool> {
-        (**self).set_state(n, f, v)
-    }
-    fn set_outbound_grant(&self, n: &str, u: Option<Timestamp>) -> crate::store::StoreResult<()> {
-        (**self).set_outbound_grant(n, u)
-    }
-    fn secret(
-        &self,
-        id: &SecretId,
-    ) -> crate::store::StoreResult<Option<crate::store::SecretRecord>> {
-        (**self).secret(id)
-    }
-    fn record_failure(
-        &self,
-        id: &SecretId,
-        l: Option<u32>,
-    ) -> crate::store::StoreResult<crate::store::SecretRecord> {
-        (**self).record_failure(id, l)
-    }
-    fn record_success(&self, id: &SecretId) -> crate::store::StoreResult<()> {
-        (**self).record_success(id)
-    }
-    fn unlock(&self, id: &SecretId, c: bool) -> crate::store::StoreResult<bool> {
-        (**self).unlock(id, c)
-    }
-    fn set_secret(&self, id: &SecretId, h: &str) -> crate::store::StoreResult<()> {
-        (**self).set_secret(id, h)
-    }
-    fn tally(&self, n: &str, k: &str, a: Timestamp) -> crate::store::StoreResult<()> {
-        (**self).tally(n, k, a)
-    }
-    fn tally_since(&self, n: &str, k: &str, s: Timestamp) -> crate::store::StoreResult<u32> {
-        (**self).tally_since(n, k, s)
-    }
-    fn write_call_record(&self, r: &CallRecord) -> crate::store::StoreResult<()> {
-        (**self).write_call_record(r)
-    }
-    fn call_records(&self) -> crate::store::StoreResult<Vec<CallRecord>> {
-        (**self).call_records()
-    }
-    fn audit(&self, e: &crate::store::AuditEntry) -> crate::store::StoreResult<()> {
-        (**self).audit(e)
-    }
-    fn audit_entries(&self) -> crate::store::StoreResult<Vec<crate::store::AuditEntry>> {
-        (**self).audit_entries()
     }
 }

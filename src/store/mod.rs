@@ -189,3 +189,56 @@ pub enum StateValue {
     /// For forward targets.
     Target(Option<String>),
 }
+
+/// A shared reference to a store is a store: the engine and an admin command
+/// can use one connection in the same replay.
+impl<T: Store + ?Sized> Store for &T {
+    fn extension(&self, n: &str) -> StoreResult<Option<ExtensionRecord>> {
+        (**self).extension(n)
+    }
+    fn extension_numbers(&self) -> StoreResult<Vec<String>> {
+        (**self).extension_numbers()
+    }
+    fn code(&self, c: &str) -> StoreResult<Option<CodeRecord>> {
+        (**self).code(c)
+    }
+    fn set_state(&self, n: &str, f: StateField, v: StateValue) -> StoreResult<bool> {
+        (**self).set_state(n, f, v)
+    }
+    fn set_outbound_grant(&self, n: &str, u: Option<Timestamp>) -> StoreResult<()> {
+        (**self).set_outbound_grant(n, u)
+    }
+    fn secret(&self, id: &SecretId) -> StoreResult<Option<SecretRecord>> {
+        (**self).secret(id)
+    }
+    fn record_failure(&self, id: &SecretId, l: Option<u32>) -> StoreResult<SecretRecord> {
+        (**self).record_failure(id, l)
+    }
+    fn record_success(&self, id: &SecretId) -> StoreResult<()> {
+        (**self).record_success(id)
+    }
+    fn unlock(&self, id: &SecretId, c: bool) -> StoreResult<bool> {
+        (**self).unlock(id, c)
+    }
+    fn set_secret(&self, id: &SecretId, h: &str) -> StoreResult<()> {
+        (**self).set_secret(id, h)
+    }
+    fn tally(&self, n: &str, k: &str, a: Timestamp) -> StoreResult<()> {
+        (**self).tally(n, k, a)
+    }
+    fn tally_since(&self, n: &str, k: &str, s: Timestamp) -> StoreResult<u32> {
+        (**self).tally_since(n, k, s)
+    }
+    fn write_call_record(&self, r: &CallRecord) -> StoreResult<()> {
+        (**self).write_call_record(r)
+    }
+    fn call_records(&self) -> StoreResult<Vec<CallRecord>> {
+        (**self).call_records()
+    }
+    fn audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        (**self).audit(e)
+    }
+    fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>> {
+        (**self).audit_entries()
+    }
+}
