@@ -25,6 +25,9 @@ use std::sync::Arc;
 /// Ops one leg may run between two waits before the engine calls it a loop.
 const STEP_BUDGET: usize = 10_000;
 
+/// Longest in-call code the engine waits for.
+const MAX_INCALL_DIGITS: usize = 16;
+
 /// Which rule list a call starts in.
 #[derive(Clone, Copy)]
 enum Entry {
@@ -198,7 +201,9 @@ impl<S: Store> Engine<S> {
                             }
                             _ => false,
                         });
-                        if !could_grow {
+                        // A code no rule can still complete, or one longer than any
+                        // phone sends, starts over.
+                        if !could_grow || typed.len() > MAX_INCALL_DIGITS {
                             self.legs
                                 .get_mut(&id)
                                 .expect("leg exists")

@@ -426,7 +426,8 @@ fn run_step(
     Ok(())
 }
 
-fn leg_letter(n: usize) -> String {
+/// The name of the n-th leg opened without `as`: a, b, c, ...
+pub(crate) fn leg_letter(n: usize) -> String {
     let letters = b"abcdefghijklmnopqrstuvwxyz";
     if n < letters.len() {
         (letters[n] as char).to_string()

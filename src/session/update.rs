@@ -2,6 +2,7 @@
 //! Every other line of the file is kept as written.
 
 use super::file::{Step, StepKind};
+use super::runner::leg_letter;
 use crate::engine::event::Event;
 
 /// The new text of a session file whose steps caused `caused` (one list per step).
@@ -33,9 +34,7 @@ pub fn rewrite(text: &str, steps: &[Step], caused: &[Vec<(String, Event)>]) -> S
         }
         match &step.kind {
             StepKind::Call { name, .. } => {
-                current = name
-                    .clone()
-                    .unwrap_or_else(|| ((b'a' + legs_seen as u8) as char).to_string());
+                current = name.clone().unwrap_or_else(|| leg_letter(legs_seen));
                 legs_seen += 1;
             }
             StepKind::Leg(n) => current = n.clone(),
