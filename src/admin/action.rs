@@ -77,7 +77,9 @@ impl Admin<'_> {
                 pin.as_deref(),
                 "ext pin-reset",
             ),
-            ExtCommand::Show { ext, json } => self.show_extension(ext, *json),
+            ExtCommand::Show { ext, json } => {
+                Ok(self.show("extension", ext, view::extension(self.store, ext)?, *json))
+            }
             ExtCommand::List {
                 json,
                 department,
@@ -98,7 +100,9 @@ impl Admin<'_> {
                 pin.as_deref(),
                 "code pin-reset",
             ),
-            CodeCommand::Show { code, json } => self.show_code(code, *json),
+            CodeCommand::Show { code, json } => {
+                Ok(self.show("code", code, view::code(self.store, code)?, *json))
+            }
         })
     }
 
@@ -309,26 +313,19 @@ impl Admin<'_> {
         })
     }
 
-    fn show_extension(&self, ext: &str, json: bool) -> Result<Reply, StoreError> {
-        let Some(v) = view::extension(self.store, ext)? else {
-            return Ok(self.unknown("extension", ext));
-        };
-        Ok(Reply::ok(if json {
-            format!("{}\n", pretty(&v))
-        } else {
-            human(&v, "")
-        }))
-    }
-
-    fn show_code(&self, code: &str, json: bool) -> Result<Reply, StoreError> {
-        let Some(v) = view::code(self.store, code)? else {
-            return Ok(self.unknown("code", code));
-        };
-        Ok(Reply::ok(if json {
-            format!("{}\n", pretty(&v))
-        } else {
-            human(&v, "")
-        }))
+    /// `show`: a view as JSON or `key: value` lines, or exit 3 if there is none.
+    fn show(
+        &self,
+        what: &str,
+        target: &str,
+        found: Option<serde_json::Value>,
+        json: bool,
+    ) -> Reply {
+        match found {
+            None => self.unknown(what, target),
+            Some(v) if json => Reply::ok(format!("{}\n", pretty(&v))),
+            Some(v) => Reply::ok(human(&v, "")),
+        }
     }
 
     fn list(
