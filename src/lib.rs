@@ -2,7 +2,7 @@
 //!
 //! Layers, lowest first; each imports only the ones above it in this list:
 //! `clock`, `dsl` (language), `directory` (provisioning data), `store` (SQLite),
-//! `hooks` (Rhai), `engine` (sans-IO call engine), `admin` (administrator actions),
+//! `hooks` (Rhai), `media` (G.711, WAV, DTMF detection), `engine` (sans-IO call engine), `admin` (administrator actions),
 //! `session` (recorded-session runner), `cli` (the command line).
 
 pub mod admin;
@@ -12,5 +12,6 @@ pub mod directory;
 pub mod dsl;
 pub mod engine;
 pub mod hooks;
+pub mod media;
 pub mod session;
 pub mod store;

@@ -315,3 +315,43 @@ fn the_readme_tour_is_a_valid_plan() {
     let run = pbxctl(tmp.path(), &["lint", "--deny-warnings", "tour.pbx"]);
     assert_eq!(run.status, 0, "{}", run.stdout);
 }
+
+#[test]
+fn a_session_can_take_its_digits_from_a_recording() {
+    use pbxctl::media::{inband, wav};
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("password.wav"),
+        wav::encode_pcm(&inband::generate("4321#", 40, 40)),
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("speech.wav"),
+        wav::encode_pcm(&vec![0; 8000]),
+    )
+    .unwrap();
+    let plan = root().join("dialplans/default.pbx");
+    let session = format!(
+        "name: \"PP-2 from a recording\"\ndialplan: {}\nstrict: true\n\
+         given:\n  extensions:\n    \"101\": {{ password_protection: {{ enabled: true, password: \"4321\" }} }}\n\
+         steps:\n  - call: 101 -> *11\n  - expect: prompt enter-password\n  - dtmf: {{from: password.wav}}\n\
+         \x20 - expect: prompt terminal-blocked\n  - expect: hangup\n\
+         then:\n  extensions:\n    \"101\": {{ blocked: true }}\n",
+        plan.display()
+    );
+    write(tmp.path(), "rec.yaml", &session);
+    let run = pbxctl(tmp.path(), &["test", "rec.yaml"]);
+    assert_eq!(run.status, 0, "{}", run.stdout);
+    write(
+        tmp.path(),
+        "missing.yaml",
+        &session.replace("password.wav", "nope.wav"),
+    );
+    let run = pbxctl(tmp.path(), &["test", "missing.yaml"]);
+    assert_eq!(run.status, 2, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("missing.yaml:10:5") && run.stdout.contains("nope.wav: cannot read"),
+        "{}",
+        run.stdout
+    );
+}

@@ -89,6 +89,15 @@ pub enum StepKind {
         /// Another leg than the current one.
         leg: Option<String>,
     },
+    /// `dtmf: {from: call.wav}`: presses found in a recording, with their offsets.
+    Recording {
+        /// The file, as written.
+        from: String,
+        /// (key, milliseconds from the step's start).
+        presses: Vec<(char, u64)>,
+        /// Another leg than the current one.
+        leg: Option<String>,
+    },
     /// `expect: EVENT`.
     Expect(String),
     /// `answer: EXT`.
@@ -158,6 +167,19 @@ impl SessionFile {
             }
         }
         let base = path.parent().unwrap_or(Path::new("."));
+        for step in &mut steps {
+            if let StepKind::Recording { from, presses, .. } = &mut step.kind {
+                match read_recording(&base.join(&*from)) {
+                    Ok(found) => *presses = found,
+                    Err(e) => {
+                        return Err((
+                            sources,
+                            Diagnostic::error("recording", step.span, format!("{from}: {e}")),
+                        ));
+                    }
+                }
+            }
+        }
         Ok(SessionFile {
             path: path.to_path_buf(),
             name: raw.name,
@@ -251,8 +273,13 @@ fn parse_step(v: &serde_json::Value, line: &str) -> Result<StepKind, String> {
         },
         "dtmf" => match value {
             J::Object(m) => {
-                if m.contains_key("from") {
-                    return Err("`dtmf: {from: ...}` recordings are replayed by `pbxctl run`'s media layer, which is not built yet".into());
+                if let Some(from) = m.get("from").and_then(|v| scalar(v, line, "from")) {
+                    let leg = m.get("leg").and_then(|v| scalar(v, line, "leg"));
+                    return Ok(StepKind::Recording {
+                        from,
+                        presses: Vec::new(),
+                        leg,
+                    });
                 }
                 let digits = m
                     .get("digits")
@@ -337,5 +364,23 @@ fn check_digits(digits: &str) -> Result<(), String> {
         Some(c) => Err(format!("`{c}` is not a key on a phone (0-9, *, #)")),
         None if digits.is_empty() => Err("`dtmf` needs at least one key".into()),
         None => Ok(()),
+    }
+}
+
+/// The key presses in a recording, found by the same detector the RTP edge uses.
+fn read_recording(path: &Path) -> Result<Vec<(char, u64)>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("wav") => {
+            let samples = crate::media::wav::decode(&bytes)?;
+            Ok(crate::media::inband::detect(&samples)
+                .into_iter()
+                .map(|p| (p.digit, p.at_ms))
+                .collect())
+        }
+        Some("pcap") => Err(
+            "pcap recordings are read by the RTP layer, which is not built yet; use a .wav".into(),
+        ),
+        _ => Err("a recording is a .wav file (8 kHz, 16-bit PCM, μ-law or A-law)".into()),
     }
 }

@@ -347,6 +347,20 @@ fn run_step(
                 r.drain();
             }
         }
+        StepKind::Recording { presses, leg, .. } => {
+            let i = match leg {
+                Some(n) => r.leg_index(n)?,
+                None => r.current.ok_or("no call yet: `dtmf` needs a leg")?,
+            };
+            let id = r.legs[i].id;
+            let start = r.clock;
+            for &(digit, offset) in presses {
+                let at = start.after(crate::clock::Duration(offset as i64));
+                r.advance_to(at);
+                r.engine.handle(at, Input::Digit { leg: id, digit });
+                r.drain();
+            }
+        }
         StepKind::Expect(want) => {
             let i = r.current.ok_or("no call yet: `expect` needs a leg")?;
             expect(&mut r.legs[i], want, session.strict)?;
