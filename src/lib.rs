@@ -2,8 +2,9 @@
 //!
 //! Layers, lowest first; each imports only the ones above it in this list:
 //! `clock`, `dsl` (language), `directory` (provisioning data), `store` (SQLite),
-//! `hooks` (Rhai), `media` (G.711, WAV, DTMF detection), `engine` (sans-IO call engine), `admin` (administrator actions),
-//! `session` (recorded-session runner), `cli` (the command line).
+//! `hooks` (Rhai), `media` (G.711, WAV, DTMF detection), `engine` (sans-IO call
+//! engine), `admin` (administrator actions), `session` (recorded-session runner),
+//! `cli` (the command line).
 
 pub mod admin;
 pub mod cli;
