@@ -2,7 +2,7 @@
 //!
 //! Layers, lowest first; each imports only the ones above it in this list:
 //! `clock`, `dsl` (language), `directory` (provisioning data), `store` (SQLite),
-//! `hooks` (Rhai), `media` (G.711, WAV, DTMF detection), `engine` (sans-IO call
+//! `hooks` (Rhai), `media` (G.711, RTP, DTMF detection), `engine` (sans-IO call
 //! engine), `admin` (administrator actions), `session` (recorded-session runner),
 //! `cli` (the command line).
 

@@ -1,6 +1,11 @@
-//! Media: G.711, WAV files, and in-band DTMF detection. Sans-IO, shared by the
-//! session runner (`dtmf: {from: call.wav}`) and, later, the RTP edge.
+//! Media: G.711, WAV, RTP, pcap captures, in-band DTMF detection and RFC 4733
+//! telephone-events. Sans-IO, shared by the session runner (`dtmf: {from: ...}`)
+//! and, later, the RTP edge.
 
 pub mod g711;
 pub mod inband;
+pub mod pcap;
+pub mod recording;
+pub mod rtp;
+pub mod telephone_event;
 pub mod wav;

@@ -169,7 +169,7 @@ impl SessionFile {
         let base = path.parent().unwrap_or(Path::new("."));
         for step in &mut steps {
             if let StepKind::Recording { from, presses, .. } = &mut step.kind {
-                match read_recording(&base.join(&*from)) {
+                match crate::media::recording::presses(&base.join(&*from)) {
                     Ok(found) => *presses = found,
                     Err(e) => {
                         return Err((
@@ -364,23 +364,5 @@ fn check_digits(digits: &str) -> Result<(), String> {
         Some(c) => Err(format!("`{c}` is not a key on a phone (0-9, *, #)")),
         None if digits.is_empty() => Err("`dtmf` needs at least one key".into()),
         None => Ok(()),
-    }
-}
-
-/// The key presses in a recording, found by the same detector the RTP edge uses.
-fn read_recording(path: &Path) -> Result<Vec<(char, u64)>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("wav") => {
-            let samples = crate::media::wav::decode(&bytes)?;
-            Ok(crate::media::inband::detect(&samples)
-                .into_iter()
-                .map(|p| (p.digit, p.at_ms))
-                .collect())
-        }
-        Some("pcap") => Err(
-            "pcap recordings are read by the RTP layer, which is not built yet; use a .wav".into(),
-        ),
-        _ => Err("a recording is a .wav file (8 kHz, 16-bit PCM, μ-law or A-law)".into()),
     }
 }
