@@ -48,7 +48,7 @@ impl Receiver {
                 && c.event == event
                 // A reused timestamp after an end, or a duration that starts
                 // again, is a new press on a sloppy phone.
-                && !(c.ended && !ended)
+                && (!c.ended || ended)
                 && duration >= c.duration
         });
         self.current = Some(Current {
