@@ -68,7 +68,7 @@ impl Admin<'_> {
     /// Runs `pbxctl ext ...`; `stdin` feeds `ext login`.
     pub fn ext(&self, cmd: &ExtCommand, stdin: &str) -> Reply {
         self.guarded(|| match cmd {
-            ExtCommand::Lock { ext } => self.set_blocked(ext, true),
+            ExtCommand::Lock { ext } => self.lock_extension(ext),
             ExtCommand::Unlock { ext } => self.unlock_extension(ext),
             ExtCommand::PinReset { ext, pin } => self.pin_reset(
                 OwnerKind::Extension,
@@ -131,17 +131,17 @@ impl Admin<'_> {
             .find(|p| p.owner == owner && p.secret == secret)
     }
 
-    fn set_blocked(&self, ext: &str, blocked: bool) -> Result<Reply, StoreError> {
+    fn lock_extension(&self, ext: &str) -> Result<Reply, StoreError> {
         if self.store.extension(ext)?.is_none() {
             return Ok(self.unknown("extension", ext));
         }
         let changed = self
             .store
-            .set_state(ext, StateField::Blocked, StateValue::Flag(blocked))?;
-        let result = match (changed, blocked) {
-            (true, true) => format!("extension {ext} locked"),
-            (false, true) => format!("extension {ext} is already locked; nothing changed"),
-            _ => unreachable!("unlock goes through unlock_extension"),
+            .set_state(ext, StateField::Blocked, StateValue::Flag(true))?;
+        let result = if changed {
+            format!("extension {ext} locked")
+        } else {
+            format!("extension {ext} is already locked; nothing changed")
         };
         self.audit("ext lock", ext, &result)?;
         Ok(Reply::ok(result + "\n"))
