@@ -166,6 +166,18 @@ impl SqliteStore {
     }
 }
 
+/// One secret's row, by owner kind, owner and kind.
+const SELECT_SECRET: &str =
+    "SELECT hash, failures, locked FROM secrets WHERE owner_kind = ?1 AND owner = ?2 AND kind = ?3";
+
+fn secret_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SecretRecord> {
+    Ok(SecretRecord {
+        hash: r.get(0)?,
+        failures: r.get(1)?,
+        locked: r.get(2)?,
+    })
+}
+
 fn ts(v: Option<i64>) -> Option<Timestamp> {
     v.map(Timestamp)
 }
@@ -255,11 +267,12 @@ impl Store for SqliteStore {
 
     fn secret(&self, id: &SecretId) -> StoreResult<Option<SecretRecord>> {
         self.conn
-            .prepare_cached("SELECT hash, failures, locked FROM secrets WHERE owner_kind = ?1 AND owner = ?2 AND kind = ?3")
+            .prepare_cached(SELECT_SECRET)
             .map_err(sql)?
-            .query_row(params![id.owner_kind.as_str(), id.owner, id.kind], |r| {
-                Ok(SecretRecord { hash: r.get(0)?, failures: r.get(1)?, locked: r.get(2)? })
-            })
+            .query_row(
+                params![id.owner_kind.as_str(), id.owner, id.kind],
+                secret_row,
+            )
             .optional()
             .map_err(sql)
     }
@@ -278,9 +291,9 @@ impl Store for SqliteStore {
                 )?;
             }
             c.query_row(
-                "SELECT hash, failures, locked FROM secrets WHERE owner_kind = ?1 AND owner = ?2 AND kind = ?3",
+                SELECT_SECRET,
                 params![id.owner_kind.as_str(), id.owner, id.kind],
-                |r| Ok(SecretRecord { hash: r.get(0)?, failures: r.get(1)?, locked: r.get(2)? }),
+                secret_row,
             )
         })
     }
