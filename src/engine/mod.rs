@@ -225,12 +225,7 @@ impl<S: Store> Engine<S> {
             .min_by_key(|l| (l.start, l.id))
             .map(|l| l.id);
         if let Some(id) = ringing {
-            let leg = self.legs.get_mut(&id).expect("leg exists");
-            leg.wait = Wait::Connected;
-            leg.deadline = None;
-            leg.outcome.final_party = Some(extension.to_string());
-            leg.outcome.connected_at = Some(now);
-            self.emit(id, Event::Connect(extension.to_string()));
+            self.connect(now, id, extension.to_string(), extension.to_string());
         }
     }
 
@@ -848,13 +843,18 @@ impl<S: Store> Engine<S> {
     }
 
     fn connect_external(&mut self, now: Timestamp, id: LegId, number: String) {
+        self.legs.get_mut(&id).expect("leg").outcome.external = true;
+        self.connect(now, id, number.clone(), format!("external:{number}"));
+    }
+
+    /// Bridges a leg to `party`, announced as `target`.
+    fn connect(&mut self, now: Timestamp, id: LegId, party: String, target: String) {
         let leg = self.legs.get_mut(&id).expect("leg");
         leg.wait = Wait::Connected;
         leg.deadline = None;
-        leg.outcome.final_party = Some(number.clone());
+        leg.outcome.final_party = Some(party);
         leg.outcome.connected_at = Some(now);
-        leg.outcome.external = true;
-        self.emit(id, Event::Connect(format!("external:{number}")));
+        self.emit(id, Event::Connect(target));
     }
 
     fn reject(&mut self, now: Timestamp, id: LegId, reason: &str) {
