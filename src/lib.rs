@@ -4,7 +4,7 @@
 //! `clock`, `dsl` (language), `directory` (provisioning data), `store` (SQLite),
 //! `hooks` (Rhai), `media` (G.711, RTP, DTMF detection), `engine` (sans-IO call
 //! engine), `admin` (administrator actions), `session` (recorded-session runner),
-//! `cli` (the command line).
+//! `sip` (SIP signalling and calls for `pbxctl run`), `cli` (the command line).
 
 pub mod admin;
 pub mod cli;
@@ -15,4 +15,5 @@ pub mod engine;
 pub mod hooks;
 pub mod media;
 pub mod session;
+pub mod sip;
 pub mod store;
