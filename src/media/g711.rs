@@ -55,6 +55,49 @@ pub fn linear_to_alaw(sample: i16) -> u8 {
     ((sign | (exponent << 4) | mantissa) as u8) ^ 0x55
 }
 
+/// A G.711 companding law, as negotiated in SDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Law {
+    /// μ-law, PCMU, static payload type 0.
+    Mu,
+    /// A-law, PCMA, static payload type 8.
+    A,
+}
+
+impl Law {
+    /// The static RTP payload type (RFC 3551).
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Law::Mu => 0,
+            Law::A => 8,
+        }
+    }
+
+    /// The SDP encoding name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Law::Mu => "PCMU",
+            Law::A => "PCMA",
+        }
+    }
+
+    /// Encodes one linear sample.
+    pub fn encode(self, sample: i16) -> u8 {
+        match self {
+            Law::Mu => linear_to_ulaw(sample),
+            Law::A => linear_to_alaw(sample),
+        }
+    }
+
+    /// Decodes one byte.
+    pub fn decode(self, byte: u8) -> i16 {
+        match self {
+            Law::Mu => ulaw_to_linear(byte),
+            Law::A => alaw_to_linear(byte),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
