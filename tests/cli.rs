@@ -182,6 +182,8 @@ fn feature_digits_live_in_the_plan_not_in_rust() {
     }
     let mut files = Vec::new();
     walk(&root().join("src"), &mut files);
+    // Unit-test files dial feature codes the way a phone would; they match nothing.
+    files.retain(|f| f.file_name().is_none_or(|n| n != "tests.rs"));
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         for code in ["*11", "7777", "*47", "*48", "*60", "*61"] {

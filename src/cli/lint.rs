@@ -5,6 +5,7 @@ use crate::directory::Config;
 use crate::dsl::diagnostic::{Diagnostic, Failure};
 use crate::dsl::span::SourceMap;
 use crate::hooks::Hooks;
+use crate::media::prompt_set;
 use std::path::PathBuf;
 
 /// Checks each file; a `.yaml` file is a config, checked with its dialplan.
@@ -105,5 +106,34 @@ fn lint_config(path: &std::path::Path) -> Findings {
     if let Err(errs) = config.validate(&plan) {
         out.extend(errs.into_iter().map(|d| (d, config.sources.clone())));
     }
+    out.extend(
+        missing_prompts(&plan, &config.prompts)
+            .into_iter()
+            .map(|d| (d, plan.sources.clone())),
+    );
     Ok(out)
+}
+
+/// A prompt the plan plays with no audio file in the config's prompt set (issue 4).
+fn missing_prompts(plan: &crate::dsl::Plan, folder: &std::path::Path) -> Vec<Diagnostic> {
+    if !folder.is_dir() {
+        return vec![Diagnostic::unplaced(
+            "prompt-set",
+            format!("the prompt set {} is not a folder", folder.display()),
+        )];
+    }
+    plan.prompt_uses()
+        .into_iter()
+        .filter(|(id, _)| !prompt_set::file_for(folder, id).is_file())
+        .map(|(id, span)| {
+            Diagnostic::error(
+                "missing-prompt",
+                span,
+                format!(
+                    "prompt `{id}` has no audio: {} does not exist",
+                    prompt_set::file_for(folder, id).display()
+                ),
+            )
+        })
+        .collect()
 }

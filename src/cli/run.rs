@@ -1,12 +1,20 @@
-//! Loading what a serving PBX needs: config, plan, hooks, settings, store.
-//! `pbxctl run` stops after that until the SIP layer lands.
+//! `pbxctl run`: load config, plan, hooks, prompts and store, then serve SIP until a
+//! signal says stop; SIGHUP loads everything again for new calls.
 
 use super::{StoreArgs, exit};
 use crate::directory::Config;
 use crate::directory::validate::Settings;
 use crate::dsl::Plan;
 use crate::hooks::Hooks;
+use crate::media::prompt_set::PromptSet;
+use crate::sip::digest::Nonces;
+use crate::sip::edge::{Control, EdgeConfig, PlanParts, serve};
+use crate::sip::source_guard::GuardPolicy;
+use crate::sip::switch::Settings as SwitchSettings;
 use crate::store::{SecretHasher, SqliteStore, StoreError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tracing::warn;
 
 /// Everything loaded from a config file.
 pub struct Loaded {
@@ -57,21 +65,143 @@ pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
     })
 }
 
-/// `pbxctl run`.
+/// The plan parts of a load, with the prompt set and the SIP secrets provisioned.
+fn plan_parts(loaded: Loaded) -> Result<(PlanParts, Config), String> {
+    let hooks = Hooks::compile(&loaded.plan).map_err(|_| "the hooks do not compile".to_owned())?;
+    crate::sip::credentials::provision(
+        &loaded.store,
+        &loaded.config.directory,
+        &loaded.config.sip.realm,
+    )
+    .map_err(|e| e.to_string())?;
+    let prompts = PromptSet::load(&loaded.config.prompts)?;
+    let missing: Vec<&str> = loaded
+        .plan
+        .prompt_uses()
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| !prompts.has(id))
+        .collect();
+    if !missing.is_empty() {
+        warn!(missing = %missing.join(", "), folder = %prompts.folder().display(), "prompts without audio");
+    }
+    let parts = PlanParts {
+        plan: Arc::new(loaded.plan),
+        hooks: Arc::new(hooks),
+        settings: loaded.settings,
+        prompts: Arc::new(prompts),
+    };
+    Ok((parts, loaded.config))
+}
+
+/// `pbxctl run`: serves the plan over SIP until SIGTERM (or Ctrl-C) and a drain.
 pub fn run(args: &StoreArgs) -> i32 {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PBXCTL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     let loaded = match load(args) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    eprintln!(
-        "{}: dialplan {} and {} extensions loaded into {}; serving SIP/RTP is not built yet (the `pbxctl run` issue)",
-        loaded.config.path.display(),
-        loaded.config.dialplan.display(),
-        loaded.config.directory.extensions.len(),
-        args.db
-            .clone()
-            .unwrap_or(loaded.config.database.clone())
-            .display(),
-    );
-    exit::USAGE
+    let path = loaded.config.path.clone();
+    let (parts, config) = match plan_parts(loaded) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return exit::USAGE;
+        }
+    };
+    let sip = &config.sip;
+    let advertised = match (sip.media_address, sip.listen.ip()) {
+        (Some(ip), _) => ip,
+        (None, ip) if !ip.is_unspecified() => ip,
+        (None, ip) => {
+            eprintln!(
+                "error: {}: sip.listen is {ip}, so sip.media_address must say which address phones reach",
+                path.display()
+            );
+            return exit::USAGE;
+        }
+    };
+    let edge = EdgeConfig {
+        listen: sip.listen,
+        advertised,
+        rtp_ports: sip.rtp_ports,
+        switch: SwitchSettings {
+            local: SocketAddr::new(advertised, sip.listen.port()),
+            realm: sip.realm.clone(),
+            guard: GuardPolicy {
+                max_failures: sip.auth_guard.failures,
+                window: sip.auth_guard.window,
+                block: sip.auth_guard.block,
+            },
+            nonce_lifetime: sip.nonce_lifetime,
+            nonce_key: Nonces::generate_key(),
+        },
+        database: args.db.clone().unwrap_or_else(|| config.database.clone()),
+        drain: sip.drain,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return exit::FAILED;
+        }
+    };
+    let args = args.clone();
+    let served = runtime.block_on(async move {
+        let (control, inbox) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(signals(args, control));
+        serve(edge, parts, inbox).await
+    });
+    match served {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::FAILED
+        }
+    }
+}
+
+/// SIGTERM and SIGINT drain; SIGHUP reloads config and plan (a broken reload keeps the old).
+async fn signals(args: StoreArgs, control: tokio::sync::mpsc::UnboundedSender<Control>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        warn!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { let _ = control.send(Control::Drain); }
+            _ = int.recv() => { let _ = control.send(Control::Drain); }
+            _ = hup.recv() => {
+                let args = args.clone();
+                let reloaded = tokio::task::spawn_blocking(move || {
+                    let loaded = load(&args).map_err(|_| "see the diagnostics above".to_owned())?;
+                    plan_parts(loaded).map(|(parts, _)| parts)
+                })
+                .await;
+                match reloaded {
+                    Ok(Ok(parts)) => { let _ = control.send(Control::Reload(parts)); }
+                    Ok(Err(e)) => warn!(error = %e, "reload failed; still serving the old plan"),
+                    Err(e) => warn!(error = %e, "reload failed; still serving the old plan"),
+                }
+            }
+        }
+    }
 }

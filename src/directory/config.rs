@@ -3,12 +3,14 @@
 use super::entry::{CodeEntry, Directory, ExtensionEntry};
 use super::validate::{Settings, validate};
 use super::yaml;
+use crate::clock::Duration;
 use crate::dsl::Plan;
 use crate::dsl::diagnostic::{Diagnostic, Failure};
 use crate::dsl::span::{FileId, SourceMap};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// The parsed configuration file.
@@ -22,6 +24,8 @@ pub struct Config {
     pub database: PathBuf,
     /// SIP listener settings (used by `pbxctl run`).
     pub sip: Sip,
+    /// The prompt set: a folder with one WAV per prompt ID, resolved.
+    pub prompts: PathBuf,
     /// Extensions, codes, system settings.
     pub directory: Directory,
     /// The file's text, for diagnostics.
@@ -30,19 +34,57 @@ pub struct Config {
     pub file: FileId,
 }
 
-/// `sip: { listen, rtp_ports, realm }`.
+/// `sip: { listen, rtp_ports, realm, media_address, nonce_lifetime, drain, auth_guard }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sip {
-    /// Address and port to listen on.
+    /// Address and port to listen on (UDP and TCP).
     #[serde(default = "default_listen")]
-    pub listen: String,
-    /// RTP port range, `low-high`.
-    #[serde(default = "default_rtp")]
-    pub rtp_ports: String,
+    pub listen: SocketAddr,
+    /// RTP port range, `low-high`, inclusive.
+    #[serde(default = "default_rtp", deserialize_with = "port_range")]
+    pub rtp_ports: (u16, u16),
     /// Digest realm.
     #[serde(default = "default_realm")]
     pub realm: String,
+    /// The address put in SDP and Contact when `listen` is a wildcard.
+    #[serde(default)]
+    pub media_address: Option<IpAddr>,
+    /// How long a digest nonce may be used.
+    #[serde(default = "default_nonce_lifetime", deserialize_with = "duration")]
+    pub nonce_lifetime: Duration,
+    /// How long running calls may go on after SIGTERM.
+    #[serde(default = "default_drain", deserialize_with = "duration")]
+    pub drain: Duration,
+    /// Brute-force protection for digest authentication.
+    #[serde(default)]
+    pub auth_guard: AuthGuard,
+}
+
+/// `auth_guard: { failures, window, block }`: so many failed authentications from one
+/// address within `window` block it for `block`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthGuard {
+    /// Failures that trigger a block.
+    #[serde(default = "default_failures")]
+    pub failures: u32,
+    /// The window they are counted in.
+    #[serde(default = "default_window", deserialize_with = "duration")]
+    pub window: Duration,
+    /// How long the source is refused.
+    #[serde(default = "default_block", deserialize_with = "duration")]
+    pub block: Duration,
+}
+
+impl Default for AuthGuard {
+    fn default() -> AuthGuard {
+        AuthGuard {
+            failures: default_failures(),
+            window: default_window(),
+            block: default_block(),
+        }
+    }
 }
 
 impl Default for Sip {
@@ -51,18 +93,68 @@ impl Default for Sip {
             listen: default_listen(),
             rtp_ports: default_rtp(),
             realm: default_realm(),
+            media_address: None,
+            nonce_lifetime: default_nonce_lifetime(),
+            drain: default_drain(),
+            auth_guard: AuthGuard::default(),
         }
     }
 }
 
-fn default_listen() -> String {
-    "127.0.0.1:5060".into()
+/// A duration written as in the language (`30s`, `5m`); a bare number is seconds.
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Seconds(u32),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Seconds(n) => Ok(Duration::seconds(i64::from(n))),
+        Raw::Text(t) => Duration::parse(&t).map_err(serde::de::Error::custom),
+    }
 }
-fn default_rtp() -> String {
-    "20000-20999".into()
+
+/// `low-high`, with room for at least one call (two ports).
+fn port_range<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(u16, u16), D::Error> {
+    let text = String::deserialize(d)?;
+    let bad = || serde::de::Error::custom(format!("`{text}` is not a port range like 20000-20999"));
+    let (low, high) = text.split_once('-').ok_or_else(bad)?;
+    let (low, high): (u16, u16) = (
+        low.trim().parse().map_err(|_| bad())?,
+        high.trim().parse().map_err(|_| bad())?,
+    );
+    if low == 0 || high < low + 1 {
+        return Err(serde::de::Error::custom(format!(
+            "`{text}`: the range needs a low port above 0 and at least two ports"
+        )));
+    }
+    Ok((low, high))
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5060))
+}
+fn default_rtp() -> (u16, u16) {
+    (20000, 20999)
 }
 fn default_realm() -> String {
     "pbx.local".into()
+}
+fn default_nonce_lifetime() -> Duration {
+    Duration::seconds(300)
+}
+fn default_drain() -> Duration {
+    Duration::seconds(30)
+}
+fn default_failures() -> u32 {
+    5
+}
+fn default_window() -> Duration {
+    Duration::seconds(60)
+}
+fn default_block() -> Duration {
+    Duration::seconds(300)
 }
 
 #[derive(Deserialize)]
@@ -74,6 +166,8 @@ struct RawConfig {
     database: String,
     #[serde(default)]
     sip: Option<Sip>,
+    #[serde(default = "default_prompts")]
+    prompts: String,
     #[serde(default)]
     system: BTreeMap<String, Spanned<serde_json::Value>>,
     #[serde(default)]
@@ -87,6 +181,9 @@ fn default_dialplan() -> String {
 }
 fn default_database() -> String {
     "pbx.db".into()
+}
+fn default_prompts() -> String {
+    "prompts/en".into()
 }
 
 impl Config {
@@ -116,6 +213,7 @@ impl Config {
             dialplan: base.join(raw.dialplan),
             database: base.join(raw.database),
             sip: raw.sip.unwrap_or_default(),
+            prompts: base.join(raw.prompts),
             directory: Directory {
                 system: raw.system,
                 extensions: raw.extensions,

@@ -30,6 +30,24 @@ pub struct Plan {
     pub warnings: Vec<Diagnostic>,
 }
 
+impl Plan {
+    /// Every prompt the plan can play, each with where it is first used, in plan order.
+    pub fn prompt_uses(&self) -> Vec<(&str, Span)> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for program in &self.programs {
+            for (op, span) in program.ops.iter().zip(&program.spans) {
+                if let Op::Play { prompt, .. } | Op::Ask { prompt, .. } = op
+                    && seen.insert(prompt.as_str())
+                {
+                    out.push((prompt.as_str(), *span));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Index into [`Plan::policies`].
 pub type PolicyId = usize;
 

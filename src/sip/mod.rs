@@ -1,7 +1,14 @@
-//! SIP at the edge: messages, transactions, dialogs, the registrar and calls.
+//! SIP at the edge: messages, transactions, the registrar, and the switch that turns
+//! calls into engine legs.
 //!
-//! Everything here is sans-IO except `transport`; the tokio driver lives in `cli::run`.
+//! Everything here is sans-IO except `edge`, which owns the sockets and the clock.
 
+pub mod credentials;
 pub mod digest;
+pub mod edge;
 pub mod message;
+pub mod registrar;
+pub mod sdp;
 pub mod source_guard;
+pub mod switch;
+pub mod transaction;

@@ -190,9 +190,10 @@ pub enum StateValue {
     Target(Option<String>),
 }
 
-/// A shared reference to a store is a store: the engine and an admin command
-/// can use one connection in the same replay.
-impl<T: Store + ?Sized> Store for &T {
+/// Forwards every store method through a pointer type.
+macro_rules! forward_store {
+    ($($ptr:ty),*) => {$(
+        impl<T: Store + ?Sized> Store for $ptr {
     fn extension(&self, n: &str) -> StoreResult<Option<ExtensionRecord>> {
         (**self).extension(n)
     }
@@ -242,3 +243,10 @@ impl<T: Store + ?Sized> Store for &T {
         (**self).audit_entries()
     }
 }
+    )*};
+}
+
+// A shared reference is a store, so the engine and an admin command can use one
+// connection in a replay; an `Rc` is one, so the engines of an old and a new plan can
+// share the switch thread's connection across a reload.
+forward_store!(&T, std::rc::Rc<T>);

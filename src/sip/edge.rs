@@ -1,0 +1,471 @@
+//! The IO edge of `pbxctl run`: sockets, tasks, the real clock. Everything it does is
+//! move bytes between the network and the sans-IO [`Switch`].
+//!
+//! One thread owns the switch (and so the engines and the SQLite connection: a secret
+//! check may take 20 ms of CPU and must not stall the sockets); tokio tasks read UDP,
+//! accept TCP, and run one RTP stream per answered call, paced at 20 ms.
+
+use super::switch::{CallId, Input, Output, Settings, Switch};
+use super::transaction::{Peer, Transport};
+use crate::clock::{Duration, Timestamp};
+use crate::directory::validate::Settings as PlanSettings;
+use crate::dsl::Plan;
+use crate::engine::Engine;
+use crate::hooks::Hooks;
+use crate::media::prompt_set::PromptSet;
+use crate::media::stream::{Format, Stream};
+use crate::sip::message::frame_length;
+use crate::store::{SecretHasher, SqliteStore};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+/// What a plan needs to take calls; built again on every reload.
+pub struct PlanParts {
+    /// The compiled plan.
+    pub plan: Arc<Plan>,
+    /// Its hooks.
+    pub hooks: Arc<Hooks>,
+    /// Settings in force.
+    pub settings: PlanSettings,
+    /// The prompt set.
+    pub prompts: Arc<PromptSet>,
+}
+
+/// Where and how to serve.
+pub struct EdgeConfig {
+    /// SIP address (UDP and TCP).
+    pub listen: SocketAddr,
+    /// The address put in SDP and Contact.
+    pub advertised: IpAddr,
+    /// RTP ports, inclusive.
+    pub rtp_ports: (u16, u16),
+    /// Switch settings.
+    pub switch: Settings,
+    /// The SQLite file.
+    pub database: PathBuf,
+    /// How long calls may go on after a drain starts.
+    pub drain: Duration,
+}
+
+/// What the operator asks of a running server.
+pub enum Control {
+    /// Take new calls on a new plan.
+    Reload(PlanParts),
+    /// Stop taking calls, let the running ones finish, then stop.
+    Drain,
+}
+
+/// Messages to the switch thread.
+enum ToSwitch {
+    Input(Input),
+    Reload(PlanParts),
+    Drain,
+    EndAll,
+    Stop,
+}
+
+/// Commands to a call's RTP task.
+enum ToMedia {
+    Play(Arc<Vec<i16>>, u64),
+    Stop,
+    Close,
+}
+
+type TcpWriters = Arc<Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>>>;
+
+/// Serves until a drain completes. Errors are startup errors (a port in use).
+pub async fn serve(
+    config: EdgeConfig,
+    parts: PlanParts,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) -> Result<(), String> {
+    let udp = StdUdpSocket::bind(config.listen)
+        .map_err(|e| format!("cannot listen on udp {}: {e}", config.listen))?;
+    let udp_send = udp.try_clone().map_err(|e| e.to_string())?;
+    udp.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let udp = UdpSocket::from_std(udp).map_err(|e| e.to_string())?;
+    let tcp = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on tcp {}: {e}", config.listen))?;
+    info!(address = %config.listen, "listening for SIP on UDP and TCP");
+
+    let (to_switch, from_edge) = std_mpsc::channel::<ToSwitch>();
+    let (drained_tx, mut drained) = mpsc::unbounded_channel::<()>();
+    let writers: TcpWriters = Arc::default();
+    let switch_thread = {
+        let writers = writers.clone();
+        let to_switch = to_switch.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let database = config.database.clone();
+        let settings = config.switch.clone();
+        let rtp = Ports::new(config.advertised, config.rtp_ports);
+        std::thread::Builder::new()
+            .name("switch".into())
+            .spawn(move || {
+                let thread = SwitchThread {
+                    udp: udp_send,
+                    writers,
+                    runtime,
+                    to_switch,
+                    media: HashMap::new(),
+                    rtp,
+                    drained: drained_tx,
+                };
+                thread.run(database, settings, parts, from_edge)
+            })
+            .map_err(|e| e.to_string())?
+    };
+
+    tokio::spawn(read_udp(udp, to_switch.clone()));
+    tokio::spawn(accept_tcp(tcp, to_switch.clone(), writers));
+
+    while let Some(c) = control.recv().await {
+        match c {
+            Control::Reload(parts) => {
+                let _ = to_switch.send(ToSwitch::Reload(parts));
+            }
+            Control::Drain => {
+                let _ = to_switch.send(ToSwitch::Drain);
+                let limit = std::time::Duration::from_millis(config.drain.0.max(0) as u64);
+                if tokio::time::timeout(limit, drained.recv()).await.is_err() {
+                    warn!("drain timeout: ending the calls still up");
+                    let _ = to_switch.send(ToSwitch::EndAll);
+                    // Give the BYEs a moment to leave.
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                break;
+            }
+        }
+    }
+    // Other tasks hold senders too, so the thread is told to stop rather than left to
+    // notice a closed channel.
+    let _ = to_switch.send(ToSwitch::Stop);
+    let _ = tokio::task::spawn_blocking(move || switch_thread.join()).await;
+    info!("stopped");
+    Ok(())
+}
+
+async fn read_udp(socket: UdpSocket, to_switch: std_mpsc::Sender<ToSwitch>) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let Ok((n, addr)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
+        let input = Input::Received {
+            from: Peer {
+                transport: Transport::Udp,
+                addr,
+            },
+            bytes: buf[..n].to_vec(),
+        };
+        if to_switch.send(ToSwitch::Input(input)).is_err() {
+            return;
+        }
+    }
+}
+
+async fn accept_tcp(
+    listener: TcpListener,
+    to_switch: std_mpsc::Sender<ToSwitch>,
+    writers: TcpWriters,
+) {
+    loop {
+        let Ok((stream, addr)) = listener.accept().await else {
+            continue;
+        };
+        let (mut reader, mut writer) = stream.into_split();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        writers.lock().expect("writers lock").insert(addr, tx);
+        tokio::spawn(async move {
+            while let Some(bytes) = rx.recv().await {
+                if writer.write_all(&bytes).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let to_switch = to_switch.clone();
+        let writers = writers.clone();
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let mut chunk = vec![0u8; 16_384];
+            'read: loop {
+                let n = match reader.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                buf.extend_from_slice(&chunk[..n]);
+                loop {
+                    match frame_length(&buf) {
+                        Ok(Some(len)) => {
+                            let bytes: Vec<u8> = buf.drain(..len).collect();
+                            let from = Peer {
+                                transport: Transport::Tcp,
+                                addr,
+                            };
+                            if to_switch
+                                .send(ToSwitch::Input(Input::Received { from, bytes }))
+                                .is_err()
+                            {
+                                break 'read;
+                            }
+                        }
+                        Ok(None) if buf.len() > 65_536 => break 'read,
+                        Ok(None) => break,
+                        // A stream that lost its framing cannot be resynchronised: close it.
+                        Err(_) => break 'read,
+                    }
+                }
+            }
+            writers.lock().expect("writers lock").remove(&addr);
+        });
+    }
+}
+
+/// Hands out RTP ports: even ones, round robin, skipping any the OS says are taken.
+struct Ports {
+    ip: IpAddr,
+    low: u16,
+    high: u16,
+    next: u16,
+}
+
+impl Ports {
+    fn new(ip: IpAddr, (low, high): (u16, u16)) -> Ports {
+        let low = low + low % 2;
+        Ports {
+            ip,
+            low,
+            high,
+            next: low,
+        }
+    }
+
+    fn open(&mut self) -> Option<StdUdpSocket> {
+        let count = (self.high.saturating_sub(self.low)) / 2 + 1;
+        for _ in 0..count {
+            let port = self.next;
+            self.next = if port + 2 > self.high {
+                self.low
+            } else {
+                port + 2
+            };
+            if let Ok(s) = StdUdpSocket::bind((self.ip, port)) {
+                return Some(s);
+            }
+        }
+        None
+    }
+}
+
+struct SwitchThread {
+    udp: StdUdpSocket,
+    writers: TcpWriters,
+    runtime: tokio::runtime::Handle,
+    to_switch: std_mpsc::Sender<ToSwitch>,
+    media: HashMap<CallId, mpsc::UnboundedSender<ToMedia>>,
+    rtp: Ports,
+    drained: mpsc::UnboundedSender<()>,
+}
+
+fn engine(store: &Rc<SqliteStore>, parts: &PlanParts) -> Engine<Rc<SqliteStore>> {
+    Engine::new(
+        parts.plan.clone(),
+        parts.hooks.clone(),
+        parts.settings.clone(),
+        store.clone(),
+        SecretHasher::production(),
+    )
+}
+
+impl SwitchThread {
+    fn run(
+        mut self,
+        database: PathBuf,
+        settings: Settings,
+        parts: PlanParts,
+        inbox: std_mpsc::Receiver<ToSwitch>,
+    ) {
+        // The connection is opened here: it is not shareable across threads.
+        let store = match SqliteStore::open(&database) {
+            Ok(s) => Rc::new(s),
+            Err(e) => {
+                warn!(error = %e, "cannot open the database");
+                return;
+            }
+        };
+        let mut switch = Switch::new(
+            settings,
+            store.clone(),
+            engine(&store, &parts),
+            parts.prompts.clone(),
+        );
+        let mut draining = false;
+        loop {
+            let now = Timestamp::now();
+            // Wake for the next timer, and at least once a second.
+            let wait = switch
+                .next_deadline()
+                .map_or(1000, |d| d.0.saturating_sub(now.0).clamp(0, 1000));
+            match inbox.recv_timeout(std::time::Duration::from_millis(wait as u64)) {
+                Ok(ToSwitch::Input(input)) => switch.handle(Timestamp::now(), input),
+                Ok(ToSwitch::Reload(parts)) => {
+                    switch.reload(engine(&store, &parts), parts.prompts.clone());
+                    info!("reloaded: new calls use the new plan");
+                }
+                Ok(ToSwitch::Drain) => {
+                    info!(calls = switch.calls(), "draining: no new calls");
+                    switch.drain();
+                    draining = true;
+                }
+                Ok(ToSwitch::EndAll) => switch.end_all(Timestamp::now()),
+                Ok(ToSwitch::Stop) => break,
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Timestamp::now();
+            if switch.next_deadline().is_some_and(|d| d <= now) {
+                switch.handle_timeout(now);
+            }
+            while let Some(output) = switch.poll() {
+                self.dispatch(output);
+            }
+            if draining && switch.calls() == 0 {
+                let _ = self.drained.send(());
+                draining = false;
+            }
+        }
+        // Flush what the last inputs produced (the BYEs of a drain).
+        while let Some(output) = switch.poll() {
+            self.dispatch(output);
+        }
+    }
+
+    fn dispatch(&mut self, output: Output) {
+        match output {
+            Output::Transmit(t) => match t.to.transport {
+                Transport::Udp => {
+                    if let Err(e) = self.udp.send_to(&t.bytes, t.to.addr) {
+                        warn!(peer = %t.to, error = %e, "cannot send");
+                    }
+                }
+                Transport::Tcp => {
+                    let writers = self.writers.lock().expect("writers lock");
+                    match writers.get(&t.to.addr) {
+                        Some(w) => {
+                            let _ = w.send(t.bytes);
+                        }
+                        None => info!(peer = %t.to, "the TCP connection is gone; not sent"),
+                    }
+                }
+            },
+            Output::OpenMedia {
+                call,
+                remote,
+                format,
+            } => {
+                let input = match self.rtp.open() {
+                    Some(socket) => {
+                        let local = socket
+                            .local_addr()
+                            .unwrap_or_else(|_| SocketAddr::new(self.rtp.ip, 0));
+                        let (tx, rx) = mpsc::unbounded_channel();
+                        self.media.insert(call, tx);
+                        let to_switch = self.to_switch.clone();
+                        self.runtime
+                            .spawn(run_media(call, socket, remote, format, rx, to_switch));
+                        Input::MediaOpened { call, local }
+                    }
+                    None => Input::MediaFailed { call },
+                };
+                let _ = self.to_switch.send(ToSwitch::Input(input));
+            }
+            Output::Play { call, audio, mark } => {
+                if let Some(m) = self.media.get(&call) {
+                    let _ = m.send(ToMedia::Play(audio, mark));
+                }
+            }
+            Output::StopPlayback { call } => {
+                if let Some(m) = self.media.get(&call) {
+                    let _ = m.send(ToMedia::Stop);
+                }
+            }
+            Output::CloseMedia { call } => {
+                if let Some(m) = self.media.remove(&call) {
+                    let _ = m.send(ToMedia::Close);
+                }
+            }
+        }
+    }
+}
+
+/// One call's RTP: a packet every 20 ms, keys found in what comes back.
+async fn run_media(
+    call: CallId,
+    socket: StdUdpSocket,
+    remote: SocketAddr,
+    format: Format,
+    mut commands: mpsc::UnboundedReceiver<ToMedia>,
+    to_switch: std_mpsc::Sender<ToSwitch>,
+) {
+    let socket = match socket
+        .set_nonblocking(true)
+        .map(|_| UdpSocket::from_std(socket))
+    {
+        Ok(Ok(s)) => s,
+        _ => {
+            let _ = to_switch.send(ToSwitch::Input(Input::MediaFailed { call }));
+            return;
+        }
+    };
+    let seed = rand::random::<u64>();
+    let mut stream = Stream::new(
+        format,
+        seed as u32,
+        (seed >> 32) as u16,
+        (seed >> 48) as u32,
+    );
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut buf = vec![0u8; 2048];
+    // The newest Play not yet reported as played out.
+    let mut unreported: Option<u64> = None;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let packet = stream.next_packet();
+                let _ = socket.send_to(&packet, remote).await;
+                if let Some(mark) = unreported.filter(|_| !stream.playing()) {
+                    unreported = None;
+                    let _ = to_switch.send(ToSwitch::Input(Input::PlayoutDone { call, mark }));
+                }
+            }
+            received = socket.recv_from(&mut buf) => {
+                if let Ok((n, _)) = received {
+                    let keys = stream.receive(&buf[..n]);
+                    if !keys.is_empty() {
+                        let _ = to_switch.send(ToSwitch::Input(Input::Keys { call, keys }));
+                    }
+                }
+            }
+            command = commands.recv() => match command {
+                Some(ToMedia::Play(audio, mark)) => {
+                    stream.play(&audio);
+                    unreported = Some(mark);
+                }
+                Some(ToMedia::Stop) => {
+                    stream.stop();
+                    unreported = None;
+                }
+                Some(ToMedia::Close) | None => break,
+            }
+        }
+    }
+}

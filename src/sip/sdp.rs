@@ -1,0 +1,173 @@
+//! SDP offer/answer (RFC 3264) for one audio stream: G.711 and telephone-events.
+//! Offers are parsed with `sdp-types`; answers are short enough to write directly.
+
+use crate::media::g711::Law;
+use crate::media::stream::Format;
+use std::net::{IpAddr, SocketAddr};
+
+/// The negotiated audio of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated {
+    /// Where the peer wants RTP.
+    pub remote: SocketAddr,
+    /// The chosen law and the peer's telephone-event payload type.
+    pub format: Format,
+}
+
+/// Why an offer cannot be answered (the INVITE gets 488 Not Acceptable Here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAcceptable(pub String);
+
+/// Reads an offer and picks the first of the peer's formats we speak (PCMU, PCMA), and
+/// the payload type the peer gave `telephone-event/8000`, whatever number it chose.
+pub fn negotiate(offer: &[u8]) -> Result<Negotiated, NotAcceptable> {
+    let session = sdp_types::Session::parse(offer)
+        .map_err(|e| NotAcceptable(format!("the SDP offer does not parse: {e}")))?;
+    let audio = session
+        .medias
+        .iter()
+        .find(|m| m.media == "audio" && m.port != 0 && m.proto.starts_with("RTP/AVP"))
+        .ok_or_else(|| NotAcceptable("the offer has no RTP/AVP audio stream".into()))?;
+    let connection = audio
+        .connections
+        .first()
+        .or(session.connection.as_ref())
+        .ok_or_else(|| NotAcceptable("the offer has no connection address".into()))?;
+    let ip: IpAddr = connection
+        .connection_address
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| NotAcceptable("the offer's connection address is not an IP address".into()))?;
+    let rtpmaps: Vec<(u8, String)> = audio
+        .get_attribute_values("rtpmap")
+        .flatten()
+        .filter_map(|v| {
+            let (pt, encoding) = v.split_once(' ')?;
+            Some((
+                pt.trim().parse().ok()?,
+                encoding.trim().to_ascii_lowercase(),
+            ))
+        })
+        .collect();
+    let named = |pt: u8| {
+        rtpmaps
+            .iter()
+            .find(|(p, _)| *p == pt)
+            .map(|(_, e)| e.as_str())
+    };
+    let law = audio
+        .fmt
+        .split_ascii_whitespace()
+        .filter_map(|f| f.parse::<u8>().ok())
+        .find_map(|pt| match (pt, named(pt)) {
+            (0, None) => Some(Law::Mu),
+            (8, None) => Some(Law::A),
+            (_, Some(e)) if e.starts_with("pcmu/8000") && pt == 0 => Some(Law::Mu),
+            (_, Some(e)) if e.starts_with("pcma/8000") && pt == 8 => Some(Law::A),
+            _ => None,
+        })
+        .ok_or_else(|| NotAcceptable("the offer has neither PCMU nor PCMA".into()))?;
+    let offered: Vec<u8> = audio
+        .fmt
+        .split_ascii_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let telephone_event = rtpmaps
+        .iter()
+        .find(|(pt, e)| e.starts_with("telephone-event/8000") && offered.contains(pt))
+        .map(|(pt, _)| *pt);
+    Ok(Negotiated {
+        remote: SocketAddr::new(ip, audio.port),
+        format: Format {
+            law,
+            telephone_event,
+        },
+    })
+}
+
+/// The answer: our address and port, the chosen law, and telephone-events under the
+/// peer's payload type (RFC 3264 section 6.1: an answer reuses the offer's numbers).
+pub fn answer(local: SocketAddr, session_id: u64, format: Format) -> Vec<u8> {
+    let family = if local.is_ipv6() { "IP6" } else { "IP4" };
+    let ip = local.ip();
+    let law = format.law;
+    let mut fmts = law.payload_type().to_string();
+    let mut attributes = format!("a=rtpmap:{} {}/8000\r\n", law.payload_type(), law.name());
+    if let Some(pt) = format.telephone_event {
+        fmts.push_str(&format!(" {pt}"));
+        attributes.push_str(&format!(
+            "a=rtpmap:{pt} telephone-event/8000\r\na=fmtp:{pt} 0-16\r\n"
+        ));
+    }
+    format!(
+        "v=0\r\no=pbxctl {session_id} {session_id} IN {family} {ip}\r\ns=pbxctl\r\n\
+         c=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {fmts}\r\n{attributes}\
+         a=ptime:20\r\na=sendrecv\r\n",
+        port = local.port()
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(m: &str, extra: &str) -> Vec<u8> {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\n{m}\r\n{extra}"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn the_first_g711_law_offered_wins_and_the_event_type_comes_from_the_offer() {
+        let n = negotiate(&offer(
+            "m=audio 4000 RTP/AVP 18 8 0 96",
+            "a=rtpmap:18 G729/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:96 telephone-event/8000\r\n",
+        ))
+        .unwrap();
+        assert_eq!(n.remote, "10.0.0.5:4000".parse().unwrap());
+        assert_eq!(n.format.law, Law::A);
+        assert_eq!(n.format.telephone_event, Some(96));
+    }
+
+    #[test]
+    fn static_types_need_no_rtpmap_and_no_events_is_fine() {
+        let n = negotiate(&offer("m=audio 4000 RTP/AVP 0", "")).unwrap();
+        assert_eq!((n.format.law, n.format.telephone_event), (Law::Mu, None));
+    }
+
+    #[test]
+    fn a_media_level_connection_wins() {
+        let n = negotiate(&offer("m=audio 4002 RTP/AVP 0", "c=IN IP4 192.0.2.9\r\n")).unwrap();
+        assert_eq!(n.remote, "192.0.2.9:4002".parse().unwrap());
+    }
+
+    #[test]
+    fn offers_we_cannot_take_say_why() {
+        for (sdp, why) in [
+            (
+                offer("m=audio 4000 RTP/AVP 18", "a=rtpmap:18 G729/8000\r\n"),
+                "neither PCMU nor PCMA",
+            ),
+            (offer("m=video 4000 RTP/AVP 0", ""), "no RTP/AVP audio"),
+            (b"garbage".to_vec(), "does not parse"),
+        ] {
+            let e = negotiate(&sdp).unwrap_err();
+            assert!(e.0.contains(why), "{}", e.0);
+        }
+    }
+
+    #[test]
+    fn the_answer_parses_back_to_the_same_choice() {
+        let f = Format {
+            law: Law::Mu,
+            telephone_event: Some(101),
+        };
+        let a = answer("127.0.0.1:20002".parse().unwrap(), 7, f);
+        let n = negotiate(&a).unwrap();
+        assert_eq!((n.remote.port(), n.format), (20002, f));
+    }
+}

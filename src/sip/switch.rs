@@ -1,0 +1,995 @@
+//! The switch: SIP requests in, dialplan calls out. Sans-IO like the engine it drives:
+//! `handle(now, input)`, then drain `poll()`; `next_deadline()` / `handle_timeout(now)`.
+//!
+//! A call to the PBX is a user-agent server dialog. The engine decides what happens;
+//! the switch answers when the engine first plays something (so a rejection before any
+//! prompt is a SIP failure response, not an answered call), plays prompts and tones on the
+//! call's RTP stream, turns RFC 4733 events, in-band tones and SIP INFO into digits, and
+//! sends BYE once the engine hangs up and the last prompt has played.
+
+use super::credentials;
+use super::digest::{self, Credentials, NonceState, Nonces};
+use super::message::{self, Message, Method, Request, Response, parse, response_to};
+use super::registrar::{MIN_EXPIRES, Refusal, Registrar};
+use super::sdp::{self, Negotiated};
+use super::source_guard::{GuardPolicy, SourceGuard};
+use super::transaction::{Delivery, Peer, ServerKey, Transactions, Transmit, Transport};
+use crate::clock::{Duration, Timestamp};
+use crate::engine::Engine;
+use crate::engine::event::{self as leg, LegId};
+use crate::media::prompt_set::PromptSet;
+use crate::media::stream::Format;
+use crate::media::tone;
+use crate::store::Store;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tracing::{info, warn};
+
+/// Identifies a call; the same number is the engine's leg id.
+pub type CallId = LegId;
+
+/// Methods this switch serves, for `Allow`.
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
+/// Methods we know but do not serve: 405 rather than 501.
+const KNOWN_UNSERVED: &[Method] = &[
+    Method::Subscribe,
+    Method::Notify,
+    Method::Refer,
+    Method::Message,
+    Method::Update,
+    Method::Prack,
+    Method::Publish,
+];
+/// How often lapsed registrations and guard entries are forgotten.
+const SWEEP_EVERY: Duration = Duration(10_000);
+
+/// Settings of the switch, from `pbx.yaml`'s `sip:` section.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The address phones reach us at (Via, Contact, SDP).
+    pub local: SocketAddr,
+    /// The digest realm.
+    pub realm: String,
+    /// Brute-force protection per source address.
+    pub guard: GuardPolicy,
+    /// How long a nonce may be used.
+    pub nonce_lifetime: Duration,
+    /// Key for minting nonces (random per process).
+    pub nonce_key: [u8; 32],
+}
+
+/// Something that happened at the edge.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A datagram or framed stream message arrived.
+    Received {
+        /// From whom.
+        from: Peer,
+        /// Its bytes.
+        bytes: Vec<u8>,
+    },
+    /// The RTP socket for a call is open at `local`.
+    MediaOpened {
+        /// The call.
+        call: CallId,
+        /// Our RTP address.
+        local: SocketAddr,
+    },
+    /// No RTP port could be opened for a call.
+    MediaFailed {
+        /// The call.
+        call: CallId,
+    },
+    /// Keys detected on a call's RTP stream.
+    Keys {
+        /// The call.
+        call: CallId,
+        /// The keys, in order.
+        keys: Vec<char>,
+    },
+    /// A call's queued audio has been sent, up to the `Play` with this mark.
+    PlayoutDone {
+        /// The call.
+        call: CallId,
+        /// The mark of the last `Play` played out.
+        mark: u64,
+    },
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Send bytes.
+    Transmit(Transmit),
+    /// Open an RTP socket for `call` towards `remote`; answer with `MediaOpened`/`MediaFailed`.
+    OpenMedia {
+        /// The call.
+        call: CallId,
+        /// Where the peer wants RTP.
+        remote: SocketAddr,
+        /// The negotiated format.
+        format: Format,
+    },
+    /// Queue audio on a call's stream (after what is playing).
+    Play {
+        /// The call.
+        call: CallId,
+        /// 8 kHz linear samples.
+        audio: Arc<Vec<i16>>,
+        /// Reported back in `PlayoutDone`, so a stale report is told from a fresh one.
+        mark: u64,
+    },
+    /// Drop a call's queued audio (barge-in).
+    StopPlayback {
+        /// The call.
+        call: CallId,
+    },
+    /// Close a call's RTP socket.
+    CloseMedia {
+        /// The call.
+        call: CallId,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not answered yet.
+    Early,
+    /// Waiting for the RTP socket before sending 200.
+    Answering,
+    /// Answered.
+    Up,
+}
+
+struct Call {
+    engine: u64,
+    invite_key: ServerKey,
+    invite: Request,
+    peer: Peer,
+    local_tag: String,
+    negotiated: Negotiated,
+    phase: Phase,
+    /// Our RTP address, once open (kept for re-INVITEs).
+    media: Option<SocketAddr>,
+    /// Audio waiting for the RTP socket.
+    pending: Vec<Arc<Vec<i16>>>,
+    /// The engine ended the leg: BYE once playout is done.
+    hangup: bool,
+    /// The mark of the last `Play` not yet played out, if any.
+    playing: Option<u64>,
+    local_cseq: u32,
+}
+
+/// The switch; `S` is the store shared by all engines (old ones finish their calls
+/// after a reload).
+pub struct Switch<S: Store + Clone> {
+    settings: Settings,
+    transactions: Transactions,
+    registrar: Registrar,
+    guard: SourceGuard,
+    nonces: Nonces,
+    store: S,
+    prompts: Arc<PromptSet>,
+    /// Engines by generation; the last one takes new calls.
+    engines: Vec<(u64, Engine<S>)>,
+    calls: HashMap<CallId, Call>,
+    /// SIP Call-ID to call, for in-dialog requests.
+    dialogs: HashMap<String, CallId>,
+    next_call: CallId,
+    next_mark: u64,
+    draining: bool,
+    next_sweep: Option<Timestamp>,
+    out: VecDeque<Output>,
+}
+
+impl<S: Store + Clone> Switch<S> {
+    /// A switch serving `engine`'s plan.
+    pub fn new(settings: Settings, store: S, engine: Engine<S>, prompts: Arc<PromptSet>) -> Self {
+        Switch {
+            guard: SourceGuard::new(settings.guard),
+            nonces: Nonces::new(settings.nonce_key, settings.nonce_lifetime),
+            settings,
+            transactions: Transactions::new(),
+            registrar: Registrar::new(),
+            store,
+            prompts,
+            engines: vec![(0, engine)],
+            calls: HashMap::new(),
+            dialogs: HashMap::new(),
+            next_call: 1,
+            next_mark: 1,
+            draining: false,
+            next_sweep: None,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// New calls use `engine` (a reloaded plan); calls up now finish on the old one.
+    pub fn reload(&mut self, engine: Engine<S>, prompts: Arc<PromptSet>) {
+        let generation = self.engines.last().map_or(0, |(g, _)| g + 1);
+        self.engines.push((generation, engine));
+        self.prompts = prompts;
+        self.retire_engines();
+    }
+
+    /// Stops taking calls: new INVITEs get 503 from now on.
+    pub fn drain(&mut self) {
+        self.draining = true;
+    }
+
+    /// Number of calls up.
+    pub fn calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Ends every call (the drain timeout ran out).
+    pub fn end_all(&mut self, now: Timestamp) {
+        let ids: Vec<CallId> = self.calls.keys().copied().collect();
+        for id in ids {
+            self.engine_hangup(now, id);
+            self.end_call(now, id, 503);
+        }
+    }
+
+    /// The next output.
+    pub fn poll(&mut self) -> Option<Output> {
+        if let Some(t) = self.transactions.poll_transmit() {
+            return Some(Output::Transmit(t));
+        }
+        self.out.pop_front()
+    }
+
+    /// The earliest timer of the transactions, the engines and the sweep.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let engines = self.engines.iter().filter_map(|(_, e)| e.next_deadline());
+        engines
+            .chain(self.transactions.next_deadline())
+            .chain(self.next_sweep)
+            .min()
+    }
+
+    /// Fires timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.transactions.handle_timeout(now);
+        self.deliver(now);
+        for i in 0..self.engines.len() {
+            self.engines[i].1.handle_timeout(now);
+            self.drain_engine(now, i);
+        }
+        if self.next_sweep.is_some_and(|t| t <= now) {
+            self.registrar.sweep(now);
+            self.guard.sweep(now);
+            self.next_sweep = Some(now.after(SWEEP_EVERY));
+        }
+        self.retire_engines();
+    }
+
+    /// Takes one input at `now`.
+    pub fn handle(&mut self, now: Timestamp, input: Input) {
+        if self.next_sweep.is_none() {
+            self.next_sweep = Some(now.after(SWEEP_EVERY));
+        }
+        match input {
+            Input::Received { from, bytes } => self.received(now, from, &bytes),
+            Input::MediaOpened { call, local } => self.media_opened(now, call, local),
+            Input::MediaFailed { call } => {
+                warn!(call, "no RTP port free; ending the call");
+                self.engine_hangup(now, call);
+                self.end_call(now, call, 503);
+            }
+            Input::Keys { call, keys } => {
+                for key in keys {
+                    self.key(now, call, key);
+                }
+            }
+            Input::PlayoutDone { call, mark } => {
+                if let Some(c) = self.calls.get_mut(&call)
+                    && c.playing == Some(mark)
+                {
+                    c.playing = None;
+                    if c.hangup {
+                        self.end_call(now, call, 480);
+                    }
+                }
+            }
+        }
+        self.retire_engines();
+    }
+
+    fn received(&mut self, now: Timestamp, from: Peer, bytes: &[u8]) {
+        match parse(bytes) {
+            Ok(message) => {
+                self.transactions.receive(now, from, message);
+                self.deliver(now);
+            }
+            Err(e) => {
+                // Answer a broken request when we can say where to; drop anything else.
+                if let Some(r) = message::error_response(&e, None) {
+                    self.out.push_back(Output::Transmit(Transmit {
+                        to: from,
+                        bytes: r.to_bytes(),
+                    }));
+                }
+                info!(peer = %from, reason = %e.reason, "dropped a malformed SIP message");
+            }
+        }
+    }
+
+    fn deliver(&mut self, now: Timestamp) {
+        while let Some(d) = self.transactions.poll_delivery() {
+            match d {
+                Delivery::Request { key, from, request } => self.request(now, key, from, request),
+                Delivery::Ack { .. } | Delivery::Response { .. } => {}
+                Delivery::Timeout { .. } => {}
+                Delivery::AckTimeout { .. } => {}
+            }
+        }
+    }
+
+    fn respond(&mut self, now: Timestamp, key: &ServerKey, request: &Request, status: u16) {
+        let r = response_to(
+            request,
+            status,
+            message::reason_phrase(status),
+            Some(&tag_for(request)),
+        );
+        self.transactions.respond(now, key, r);
+    }
+
+    fn request(&mut self, now: Timestamp, key: ServerKey, from: Peer, request: Request) {
+        // Section 8.2 checks, in the RFC's order, before any method is looked at.
+        if !matches!(request.uri.scheme.as_str(), "sip" | "sips" | "tel") {
+            return self.respond(now, &key, &request, 416);
+        }
+        if request.max_forwards() == Some(0) {
+            return self.respond(now, &key, &request, 483);
+        }
+        let required: Vec<String> = request
+            .headers
+            .all("Require")
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if !required.is_empty() && request.method != Method::Cancel {
+            let mut r = response_to(&request, 420, "Bad Extension", Some(&tag_for(&request)));
+            r.headers.push("Unsupported", required.join(", "));
+            return self.transactions.respond(now, &key, r);
+        }
+        match request.method.clone() {
+            Method::Options => {
+                let mut r = response_to(&request, 200, "OK", Some(&tag_for(&request)));
+                r.headers.push("Allow", ALLOW);
+                r.headers.push("Accept", "application/sdp");
+                self.transactions.respond(now, &key, r);
+            }
+            Method::Register => self.register(now, key, from, request),
+            Method::Invite => self.invite(now, key, from, request),
+            Method::Bye => self.bye(now, key, request),
+            Method::Cancel => self.cancel(now, key, request),
+            Method::Info => self.info(now, key, request),
+            Method::Ack => {}
+            m if KNOWN_UNSERVED.contains(&m) => {
+                let mut r = response_to(
+                    &request,
+                    405,
+                    "Method Not Allowed",
+                    Some(&tag_for(&request)),
+                );
+                r.headers.push("Allow", ALLOW);
+                self.transactions.respond(now, &key, r);
+            }
+            _ => {
+                let mut r = response_to(&request, 501, "Not Implemented", Some(&tag_for(&request)));
+                r.headers.push("Allow", ALLOW);
+                self.transactions.respond(now, &key, r);
+            }
+        }
+    }
+
+    /// Checks a request's digest credentials: `Ok(extension)`, or the response was sent.
+    fn authenticate(
+        &mut self,
+        now: Timestamp,
+        key: &ServerKey,
+        from: Peer,
+        request: &Request,
+    ) -> Option<String> {
+        let ip = from.addr.ip();
+        if self.guard.blocked(ip, now).is_some() {
+            self.respond(now, key, request, 403);
+            return None;
+        }
+        let header = request.headers.get("Authorization");
+        let Some(creds) = header.and_then(Credentials::parse) else {
+            if header.is_some() {
+                self.auth_failure(now, ip, None);
+            }
+            self.challenge(now, key, request, false);
+            return None;
+        };
+        if !creds.realm.eq_ignore_ascii_case(&self.settings.realm) {
+            // Credentials for another realm are an answer to someone else's challenge.
+            self.challenge(now, key, request, false);
+            return None;
+        }
+        match self.nonces.check(&creds.nonce, now) {
+            NonceState::Valid => {}
+            NonceState::Stale => {
+                self.challenge(now, key, request, true);
+                return None;
+            }
+            NonceState::Invalid => {
+                self.challenge(now, key, request, false);
+                return None;
+            }
+        }
+        let stored = match credentials::lookup(&self.store, &creds.username) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "the store failed during authentication");
+                self.respond(now, key, request, 500);
+                return None;
+            }
+        };
+        let ok = stored
+            .as_ref()
+            .is_some_and(|s| digest::verify(&creds, request.method.as_str(), s));
+        if ok {
+            self.guard.success(ip);
+            Some(creds.username)
+        } else {
+            self.auth_failure(now, ip, Some(&creds.username));
+            if self.guard.blocked(ip, now).is_some() {
+                self.respond(now, key, request, 403);
+            } else {
+                self.challenge(now, key, request, false);
+            }
+            None
+        }
+    }
+
+    fn auth_failure(&mut self, now: Timestamp, ip: IpAddr, user: Option<&str>) {
+        info!(source = %ip, user = user.unwrap_or("-"), "failed SIP authentication");
+        if let Some(until) = self.guard.failure(ip, now) {
+            warn!(
+                source = %ip,
+                until = %until,
+                "too many failed SIP authentications; refusing this source"
+            );
+        }
+    }
+
+    fn challenge(&mut self, now: Timestamp, key: &ServerKey, request: &Request, stale: bool) {
+        let nonce = self.nonces.mint(now);
+        let mut r = response_to(request, 401, "Unauthorized", Some(&tag_for(request)));
+        for c in digest::challenges(&self.settings.realm, &nonce, stale) {
+            r.headers.push("WWW-Authenticate", c);
+        }
+        self.transactions.respond(now, key, r);
+    }
+
+    fn register(&mut self, now: Timestamp, key: ServerKey, from: Peer, request: Request) {
+        let Some(user) = self.authenticate(now, &key, from, &request) else {
+            return;
+        };
+        let aor = request
+            .to()
+            .and_then(|t| t.uri.user.clone())
+            .unwrap_or_default();
+        if aor != user {
+            // A phone may register only itself.
+            return self.respond(now, &key, &request, 403);
+        }
+        match self.registrar.register(now, &aor, &request, from) {
+            Ok(bindings) => {
+                let mut r = response_to(&request, 200, "OK", Some(&tag_for(&request)));
+                for b in &bindings {
+                    let left = b.expires_at.since(now).as_seconds();
+                    r.headers
+                        .push("Contact", format!("<{}>;expires={left}", b.contact));
+                }
+                info!(extension = %aor, contacts = bindings.len(), "registered");
+                self.transactions.respond(now, &key, r);
+            }
+            Err(Refusal::TooBrief) => {
+                let mut r = response_to(
+                    &request,
+                    423,
+                    "Interval Too Brief",
+                    Some(&tag_for(&request)),
+                );
+                r.headers.push("Min-Expires", MIN_EXPIRES.to_string());
+                self.transactions.respond(now, &key, r);
+            }
+            Err(Refusal::Bad(why)) => {
+                let r = response_to(&request, 400, why, Some(&tag_for(&request)));
+                self.transactions.respond(now, &key, r);
+            }
+        }
+    }
+
+    fn invite(&mut self, now: Timestamp, key: ServerKey, from: Peer, request: Request) {
+        if request.to().is_some_and(|t| t.tag().is_some()) {
+            return self.reinvite(now, key, request);
+        }
+        if let Some(ct) = request.content_type()
+            && ct != "application/sdp"
+        {
+            let mut r = response_to(
+                &request,
+                415,
+                "Unsupported Media Type",
+                Some(&tag_for(&request)),
+            );
+            r.headers.push("Accept", "application/sdp");
+            return self.transactions.respond(now, &key, r);
+        }
+        if self.draining {
+            let mut r = response_to(
+                &request,
+                503,
+                "Service Unavailable",
+                Some(&tag_for(&request)),
+            );
+            r.headers.push("Retry-After", "30");
+            return self.transactions.respond(now, &key, r);
+        }
+        let Some(caller) = self.authenticate(now, &key, from, &request) else {
+            return;
+        };
+        let negotiated = match sdp::negotiate(&request.body) {
+            Ok(n) => n,
+            Err(e) => {
+                let mut r = response_to(
+                    &request,
+                    488,
+                    "Not Acceptable Here",
+                    Some(&tag_for(&request)),
+                );
+                r.headers.push(
+                    "Warning",
+                    format!("304 pbxctl \"{}\"", e.0.replace('"', "'")),
+                );
+                return self.transactions.respond(now, &key, r);
+            }
+        };
+        let Some(dialed) = request.uri.user.clone().filter(|u| !u.is_empty()) else {
+            return self.respond(now, &key, &request, 404);
+        };
+        let id = self.next_call;
+        self.next_call += 1;
+        let generation = self.engines.last().map_or(0, |(g, _)| *g);
+        let call_id = request.call_id().unwrap_or_default().to_owned();
+        info!(call = id, %call_id, %caller, to = %redact_dialed(&dialed), "call");
+        self.dialogs.insert(call_id, id);
+        self.calls.insert(
+            id,
+            Call {
+                engine: generation,
+                invite_key: key,
+                local_tag: tag_for(&request),
+                invite: request,
+                peer: from,
+                negotiated,
+                phase: Phase::Early,
+                media: None,
+                pending: Vec::new(),
+                hangup: false,
+                playing: None,
+                local_cseq: 1,
+            },
+        );
+        let index = self.engines.len() - 1;
+        self.engines[index].1.handle(
+            now,
+            leg::Input::Call {
+                leg: id,
+                from: caller,
+                to: dialed,
+            },
+        );
+        self.drain_engine(now, index);
+    }
+
+    fn reinvite(&mut self, now: Timestamp, key: ServerKey, request: Request) {
+        let id = request.call_id().and_then(|c| self.dialogs.get(c).copied());
+        let Some(call) = id.and_then(|id| self.calls.get(&id)) else {
+            return self.respond(now, &key, &request, 481);
+        };
+        // A session refresh or hold: keep our side as it is and answer with it again.
+        let Some(local) = call.media else {
+            return self.respond(now, &key, &request, 491);
+        };
+        let mut r = response_to(&request, 200, "OK", Some(&call.local_tag));
+        r.headers
+            .push("Contact", format!("<sip:pbx@{}>", self.settings.local));
+        r.headers.push("Content-Type", "application/sdp");
+        r.body = sdp::answer(local, session_id(&call.local_tag), call.negotiated.format);
+        self.transactions.respond(now, &key, r);
+    }
+
+    fn in_dialog(&self, request: &Request) -> Option<CallId> {
+        let id = *self.dialogs.get(request.call_id()?)?;
+        let call = self.calls.get(&id)?;
+        let tag = request.to().and_then(|t| t.tag().map(str::to_owned));
+        (tag.as_deref() == Some(call.local_tag.as_str())).then_some(id)
+    }
+
+    fn bye(&mut self, now: Timestamp, key: ServerKey, request: Request) {
+        let Some(id) = self.in_dialog(&request) else {
+            return self.respond(now, &key, &request, 481);
+        };
+        self.respond(now, &key, &request, 200);
+        info!(call = id, "caller hung up");
+        self.engine_hangup(now, id);
+        self.forget(id);
+    }
+
+    fn cancel(&mut self, now: Timestamp, key: ServerKey, request: Request) {
+        let Some(invite_key) = self.transactions.invite_for_cancel(&request) else {
+            return self.respond(now, &key, &request, 481);
+        };
+        self.respond(now, &key, &request, 200);
+        let id = self
+            .calls
+            .iter()
+            .find(|(_, c)| c.invite_key == invite_key && c.phase != Phase::Up)
+            .map(|(id, _)| *id);
+        if let Some(id) = id {
+            info!(call = id, "caller cancelled");
+            self.engine_hangup(now, id);
+            self.end_call(now, id, 487);
+        }
+    }
+
+    fn info(&mut self, now: Timestamp, key: ServerKey, request: Request) {
+        let Some(id) = self.in_dialog(&request) else {
+            return self.respond(now, &key, &request, 481);
+        };
+        let keys = match request.content_type().as_deref() {
+            Some("application/dtmf-relay") => dtmf_relay_signal(&request.body),
+            Some("application/dtmf") => String::from_utf8_lossy(&request.body)
+                .trim()
+                .chars()
+                .next()
+                .filter(|c| is_key(*c)),
+            _ => None,
+        };
+        let Some(k) = keys else {
+            return self.respond(now, &key, &request, 415);
+        };
+        self.respond(now, &key, &request, 200);
+        self.key(now, id, k);
+    }
+
+    fn key(&mut self, now: Timestamp, id: CallId, key: char) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.hangup {
+            return;
+        }
+        if call.playing.take().is_some() {
+            self.out.push_back(Output::StopPlayback { call: id });
+        }
+        let generation = call.engine;
+        if let Some(index) = self.engine_index(generation) {
+            self.engines[index].1.handle(
+                now,
+                leg::Input::Digit {
+                    leg: id,
+                    digit: key,
+                },
+            );
+            self.drain_engine(now, index);
+        }
+    }
+
+    fn engine_index(&self, generation: u64) -> Option<usize> {
+        self.engines.iter().position(|(g, _)| *g == generation)
+    }
+
+    fn engine_hangup(&mut self, now: Timestamp, id: CallId) {
+        let Some(generation) = self.calls.get(&id).map(|c| c.engine) else {
+            return;
+        };
+        if let Some(index) = self.engine_index(generation) {
+            self.engines[index]
+                .1
+                .handle(now, leg::Input::Hangup { leg: id });
+            // What the engine says about a leg that is gone does not matter any more.
+            while self.engines[index].1.poll().is_some() {}
+        }
+    }
+
+    fn drain_engine(&mut self, now: Timestamp, index: usize) {
+        while let Some(output) = self.engines[index].1.poll() {
+            match output {
+                leg::Output::Event { leg, event } => self.event(now, leg, event),
+                leg::Output::Warning { leg, message } => {
+                    warn!(call = leg, "{message}");
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, now: Timestamp, id: CallId, event: leg::Event) {
+        use leg::Event as E;
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let phase = call.phase;
+        match event {
+            E::Prompt { id: prompt, arg } => match self.prompts.render(&prompt, arg.as_deref()) {
+                Some(audio) => self.play(now, id, audio),
+                None => warn!(call = id, %prompt, "no audio for this prompt in the prompt set"),
+            },
+            E::Tone(t) => {
+                if let Some(audio) = tone::samples(&t) {
+                    self.play(now, id, audio);
+                }
+            }
+            E::Ringing(_) if phase == Phase::Early => {
+                let r = response_to(&call.invite, 180, "Ringing", Some(&call.local_tag.clone()));
+                let key = call.invite_key.clone();
+                self.transactions.respond(now, &key, r);
+            }
+            E::Ringing(_) => {
+                if let Some(audio) = tone::samples("ringback") {
+                    self.play(now, id, audio);
+                }
+            }
+            E::Connect(target) | E::Voicemail(target) => {
+                // No trunk and no bridging in this build: the call ends, and the log says why.
+                warn!(call = id, %target, "connecting calls is not supported by pbxctl run yet");
+                self.hang_up_after_playout(now, id, 480);
+            }
+            E::Reject(reason) => {
+                info!(call = id, %reason, "rejected");
+                self.hang_up_after_playout(now, id, reject_status(&reason));
+            }
+            E::Hangup => self.hang_up_after_playout(now, id, 480),
+        }
+    }
+
+    fn play(&mut self, now: Timestamp, id: CallId, audio: Vec<i16>) {
+        let audio = Arc::new(audio);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        match call.phase {
+            Phase::Early => {
+                call.phase = Phase::Answering;
+                call.pending.push(audio);
+                let (remote, format) = (call.negotiated.remote, call.negotiated.format);
+                self.out.push_back(Output::OpenMedia {
+                    call: id,
+                    remote,
+                    format,
+                });
+            }
+            Phase::Answering => call.pending.push(audio),
+            Phase::Up => {
+                let mark = self.next_mark;
+                self.next_mark += 1;
+                call.playing = Some(mark);
+                self.out.push_back(Output::Play {
+                    call: id,
+                    audio,
+                    mark,
+                });
+            }
+        }
+        let _ = now;
+    }
+
+    fn media_opened(&mut self, now: Timestamp, id: CallId, local: SocketAddr) {
+        let contact = format!("<sip:pbx@{}>", self.settings.local);
+        let Some(call) = self.calls.get_mut(&id) else {
+            self.out.push_back(Output::CloseMedia { call: id });
+            return;
+        };
+        call.media = Some(local);
+        call.phase = Phase::Up;
+        let mut r = response_to(&call.invite, 200, "OK", Some(&call.local_tag));
+        r.headers.push("Contact", contact);
+        r.headers.push("Allow", ALLOW);
+        r.headers.push("Content-Type", "application/sdp");
+        r.body = sdp::answer(local, session_id(&call.local_tag), call.negotiated.format);
+        let key = call.invite_key.clone();
+        let pending = std::mem::take(&mut call.pending);
+        self.transactions.respond(now, &key, r);
+        for audio in pending {
+            let mark = self.next_mark;
+            self.next_mark += 1;
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.playing = Some(mark);
+            }
+            self.out.push_back(Output::Play {
+                call: id,
+                audio,
+                mark,
+            });
+        }
+        let done = self
+            .calls
+            .get(&id)
+            .is_some_and(|c| c.hangup && c.playing.is_none());
+        if done {
+            self.end_call(now, id, 480);
+        }
+    }
+
+    fn hang_up_after_playout(&mut self, now: Timestamp, id: CallId, status: u16) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.hangup = true;
+        match call.phase {
+            Phase::Early => self.end_call(now, id, status),
+            Phase::Answering => {}
+            Phase::Up if call.playing.is_none() => self.end_call(now, id, status),
+            Phase::Up => {}
+        }
+    }
+
+    /// Ends a call from our side: a final response if unanswered, BYE if answered.
+    fn end_call(&mut self, now: Timestamp, id: CallId, status: u16) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        match call.phase {
+            Phase::Early | Phase::Answering => {
+                let r = response_to(
+                    &call.invite,
+                    status,
+                    message::reason_phrase(status),
+                    Some(&call.local_tag),
+                );
+                let key = call.invite_key.clone();
+                self.transactions.respond(now, &key, r);
+            }
+            Phase::Up => {
+                let peer = call.peer;
+                if let Some(bye) = self.bye_for(id) {
+                    self.transactions.request(now, peer, bye);
+                }
+            }
+        }
+        info!(call = id, "call ended");
+        self.forget(id);
+    }
+
+    fn forget(&mut self, id: CallId) {
+        if let Some(call) = self.calls.remove(&id) {
+            if let Some(cid) = call.invite.call_id() {
+                self.dialogs.remove(cid);
+            }
+            if call.media.is_some() || call.phase == Phase::Answering {
+                self.out.push_back(Output::CloseMedia { call: id });
+            }
+        }
+    }
+
+    /// A BYE inside the dialog (RFC 3261 section 12.2.1.1): to the caller's Contact, From
+    /// and To swapped, our next CSeq.
+    fn bye_for(&mut self, id: CallId) -> Option<Request> {
+        let local = self.settings.local;
+        let call = self.calls.get_mut(&id)?;
+        call.local_cseq += 1;
+        let invite = &call.invite;
+        let target = invite.contacts().into_iter().next().map(|c| c.uri.raw)?;
+        let uri = match parse_uri(&target) {
+            Some(u) => u,
+            None => invite.uri.clone(),
+        };
+        let mut headers = message::Headers::default();
+        let branch = format!("z9hG4bK{}-{}", call.local_tag, call.local_cseq);
+        headers.push(
+            "Via",
+            format!(
+                "SIP/2.0/{} {local};branch={branch};rport",
+                call.peer.transport.as_str()
+            ),
+        );
+        headers.push("Max-Forwards", "70");
+        let to_value = invite.headers.get("To")?;
+        headers.push("From", format!("{to_value};tag={}", call.local_tag));
+        headers.push("To", invite.headers.get("From")?);
+        headers.push("Call-ID", invite.call_id()?);
+        headers.push("CSeq", format!("{} BYE", call.local_cseq));
+        Some(Request {
+            method: Method::Bye,
+            uri,
+            headers,
+            body: Vec::new(),
+        })
+    }
+
+    fn retire_engines(&mut self) {
+        // An old engine goes once its last call has ended.
+        let current = self.engines.last().map(|(g, _)| *g);
+        self.engines
+            .retain(|(g, e)| Some(*g) == current || !e.live_legs().is_empty());
+    }
+}
+
+/// Our To tag for a request: derived from its Call-ID and From tag, so a retransmitted
+/// or repeated request gets the same tag without state.
+fn tag_for(request: &Request) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    request.call_id().hash(&mut h);
+    request
+        .from()
+        .and_then(|f| f.tag().map(str::to_owned))
+        .hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+fn session_id(tag: &str) -> u64 {
+    u64::from_str_radix(tag.get(..12).unwrap_or("1"), 16).unwrap_or(1)
+}
+
+/// A SIP status for each reject reason of the language.
+fn reject_status(reason: &str) -> u16 {
+    match reason {
+        "not-found" => 404,
+        "busy" | "dnd" => 486,
+        "blacklisted" => 603,
+        "unavailable" => 480,
+        // blocked, restricted, pin-required, rate-limited
+        _ => 403,
+    }
+}
+
+fn is_key(c: char) -> bool {
+    matches!(c, '0'..='9' | '*' | '#' | 'A'..='D')
+}
+
+/// The key of an `application/dtmf-relay` body (`Signal=5`, `Signal= 11` for `#`).
+fn dtmf_relay_signal(body: &[u8]) -> Option<char> {
+    let text = String::from_utf8_lossy(body);
+    let value = text.lines().find_map(|l| {
+        let (name, value) = l.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("signal")
+            .then(|| value.trim().to_owned())
+    })?;
+    match value.as_str() {
+        "10" => Some('*'),
+        "11" => Some('#'),
+        v => v.chars().next().filter(|c| is_key(*c) && v.len() == 1),
+    }
+}
+
+/// Dialed digits for a log line: feature codes are shown, anything that could carry a
+/// secret after them (a feature code followed by a code or PIN) is cut.
+fn redact_dialed(dialed: &str) -> String {
+    if dialed.len() <= 5 {
+        dialed.to_owned()
+    } else {
+        format!(
+            "{}…",
+            &dialed[..dialed
+                .char_indices()
+                .nth(4)
+                .map_or(dialed.len(), |(i, _)| i)]
+        )
+    }
+}
+
+fn parse_uri(raw: &str) -> Option<message::Uri> {
+    let text = format!(
+        "OPTIONS {raw} SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\n\
+         To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    match parse(text.as_bytes()).ok()? {
+        Message::Request(r) => Some(r.uri),
+        Message::Response(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
