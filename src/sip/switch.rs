@@ -9,11 +9,11 @@
 
 use super::credentials;
 use super::digest::{self, Credentials, NonceState, Nonces};
-use super::message::{self, Message, Method, Request, Response, parse, response_to};
+use super::message::{self, Method, Request, parse, response_to};
 use super::registrar::{MIN_EXPIRES, Refusal, Registrar};
 use super::sdp::{self, Negotiated};
 use super::source_guard::{GuardPolicy, SourceGuard};
-use super::transaction::{Delivery, Peer, ServerKey, Transactions, Transmit, Transport};
+use super::transaction::{Delivery, Peer, ServerKey, Transactions, Transmit};
 use crate::clock::{Duration, Timestamp};
 use crate::engine::Engine;
 use crate::engine::event::{self as leg, LegId};
@@ -880,10 +880,7 @@ impl<S: Store + Clone> Switch<S> {
         call.local_cseq += 1;
         let invite = &call.invite;
         let target = invite.contacts().into_iter().next().map(|c| c.uri.raw)?;
-        let uri = match parse_uri(&target) {
-            Some(u) => u,
-            None => invite.uri.clone(),
-        };
+        let uri = message::Uri::parse(&target).unwrap_or_else(|| invite.uri.clone());
         let mut headers = message::Headers::default();
         let branch = format!("z9hG4bK{}-{}", call.local_tag, call.local_cseq);
         headers.push(
@@ -977,17 +974,6 @@ fn redact_dialed(dialed: &str) -> String {
                 .nth(4)
                 .map_or(dialed.len(), |(i, _)| i)]
         )
-    }
-}
-
-fn parse_uri(raw: &str) -> Option<message::Uri> {
-    let text = format!(
-        "OPTIONS {raw} SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\n\
-         To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-    );
-    match parse(text.as_bytes()).ok()? {
-        Message::Request(r) => Some(r.uri),
-        Message::Response(_) => None,
     }
 }
 

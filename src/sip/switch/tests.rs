@@ -4,7 +4,8 @@
 use super::*;
 use crate::directory::Config;
 use crate::sip::digest::{Algorithm, ClientAnswer};
-use crate::sip::message::Message;
+use crate::sip::message::{Message, Response};
+use crate::sip::transaction::Transport;
 use crate::store::{SecretHasher, SqliteStore};
 use std::path::Path;
 use std::rc::Rc;
