@@ -7,7 +7,7 @@ use crate::directory::validate::Settings;
 use crate::dsl::Plan;
 use crate::hooks::Hooks;
 use crate::media::prompt_set::PromptSet;
-use crate::sip::digest::Nonces;
+use crate::sip::digest::{Algorithm, Nonces};
 use crate::sip::edge::{Control, EdgeConfig, PlanParts, serve};
 use crate::sip::source_guard::GuardPolicy;
 use crate::sip::switch::Settings as SwitchSettings;
@@ -145,6 +145,11 @@ pub fn run(args: &StoreArgs) -> i32 {
             },
             nonce_lifetime: sip.nonce_lifetime,
             nonce_key: Nonces::generate_key(),
+            algorithms: sip
+                .digest
+                .iter()
+                .filter_map(|a| Algorithm::parse(a))
+                .collect(),
         },
         database: args.db.clone().unwrap_or_else(|| config.database.clone()),
         drain: sip.drain,

@@ -59,6 +59,9 @@ pub struct Sip {
     /// Brute-force protection for digest authentication.
     #[serde(default)]
     pub auth_guard: AuthGuard,
+    /// Digest algorithms offered, most preferred first (`SHA-256`, `MD5`).
+    #[serde(default = "default_digest", deserialize_with = "digest_algorithms")]
+    pub digest: Vec<String>,
 }
 
 /// `auth_guard: { failures, window, block }`: so many failed authentications from one
@@ -97,6 +100,7 @@ impl Default for Sip {
             nonce_lifetime: default_nonce_lifetime(),
             drain: default_drain(),
             auth_guard: AuthGuard::default(),
+            digest: default_digest(),
         }
     }
 }
@@ -130,6 +134,37 @@ fn port_range<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(u16, u16), D::E
         )));
     }
     Ok((low, high))
+}
+
+/// A non-empty list of `SHA-256` and `MD5`, without repeats.
+fn digest_algorithms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        let canonical = match n.to_ascii_uppercase().as_str() {
+            "SHA-256" => "SHA-256",
+            "MD5" => "MD5",
+            _ => {
+                return Err(serde::de::Error::custom(format!(
+                    "`{n}` is not a digest algorithm pbxctl offers (SHA-256, MD5)"
+                )));
+            }
+        };
+        if out.iter().any(|o| o == canonical) {
+            return Err(serde::de::Error::custom(format!("`{n}` is listed twice")));
+        }
+        out.push(canonical.to_owned());
+    }
+    if out.is_empty() {
+        return Err(serde::de::Error::custom(
+            "name at least one digest algorithm",
+        ));
+    }
+    Ok(out)
+}
+
+fn default_digest() -> Vec<String> {
+    vec!["SHA-256".into(), "MD5".into()]
 }
 
 fn default_listen() -> SocketAddr {

@@ -59,6 +59,14 @@ impl Algorithm {
         .find(|a| a.name().eq_ignore_ascii_case(name))
     }
 
+    /// The algorithm without `-sess`: what a challenge offers.
+    pub fn base(self) -> Algorithm {
+        match self {
+            Algorithm::Md5 | Algorithm::Md5Sess => Algorithm::Md5,
+            Algorithm::Sha256 | Algorithm::Sha256Sess => Algorithm::Sha256,
+        }
+    }
+
     /// The canonical name, as sent in headers.
     pub fn name(self) -> &'static str {
         match self {
@@ -387,11 +395,16 @@ fn quoted(value: &str) -> String {
     out
 }
 
-/// The `WWW-Authenticate` values for a 401, SHA-256 first then MD5 (RFC 8760 §2.4), qop="auth".
-pub fn challenges(realm: &str, nonce: &str, stale: bool) -> Vec<String> {
+/// The algorithms offered when the config names none: SHA-256 preferred (RFC 8760 §2.4).
+pub const DEFAULT_ALGORITHMS: [Algorithm; 2] = [Algorithm::Sha256, Algorithm::Md5];
+
+/// The `WWW-Authenticate` values for a 401, one per algorithm in order of preference
+/// (RFC 8760 §2.4), qop="auth".
+pub fn challenges(realm: &str, nonce: &str, stale: bool, algorithms: &[Algorithm]) -> Vec<String> {
     let stale = if stale { ", stale=true" } else { "" };
-    [Algorithm::Sha256, Algorithm::Md5]
-        .into_iter()
+    algorithms
+        .iter()
+        .copied()
         .map(|algorithm| {
             format!(
                 "Digest realm={}, nonce={}, algorithm={algorithm}, qop=\"auth\"{stale}",
@@ -911,7 +924,7 @@ mod tests {
 
     #[test]
     fn challenges_order_and_form() {
-        let values = challenges("pbx.local", "abc", false);
+        let values = challenges("pbx.local", "abc", false, &DEFAULT_ALGORITHMS);
         assert_eq!(
             values,
             [
@@ -919,10 +932,10 @@ mod tests {
                 "Digest realm=\"pbx.local\", nonce=\"abc\", algorithm=MD5, qop=\"auth\"",
             ]
         );
-        let stale = challenges("pbx.local", "abc", true);
+        let stale = challenges("pbx.local", "abc", true, &DEFAULT_ALGORITHMS);
         assert!(stale.iter().all(|v| v.ends_with(", stale=true")));
         // A hostile realm can neither break out of its quotes nor end the header.
-        let odd = challenges("a\"b\\c\r\nX-Injected: 1", "n", false);
+        let odd = challenges("a\"b\\c\r\nX-Injected: 1", "n", false, &DEFAULT_ALGORITHMS);
         assert!(odd[0].starts_with("Digest realm=\"a\\\"b\\\\cX-Injected: 1\", "));
     }
 
@@ -1061,7 +1074,7 @@ mod tests {
             StoredHa1::decode(&StoredHa1::new("1001", "pbx.local", "pw").encode()).unwrap();
         let t0 = Timestamp(1_000_000);
         let nonce = nonces.mint(t0);
-        let header = &challenges(stored.realm(), &nonce, false)[0];
+        let header = &challenges(stored.realm(), &nonce, false, &DEFAULT_ALGORITHMS)[0];
         assert!(header.contains(&nonce));
 
         let answer = ClientAnswer {

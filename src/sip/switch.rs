@@ -8,7 +8,7 @@
 //! sends BYE once the engine hangs up and the last prompt has played.
 
 use super::credentials;
-use super::digest::{self, Credentials, NonceState, Nonces};
+use super::digest::{self, Algorithm, Credentials, NonceState, Nonces};
 use super::message::{self, Method, Request, parse, response_to};
 use super::registrar::{MIN_EXPIRES, Refusal, Registrar};
 use super::sdp::{self, Negotiated};
@@ -57,6 +57,8 @@ pub struct Settings {
     pub nonce_lifetime: Duration,
     /// Key for minting nonces (random per process).
     pub nonce_key: [u8; 32],
+    /// Digest algorithms offered, most preferred first; answers in others are refused.
+    pub algorithms: Vec<Algorithm>,
 }
 
 /// Something that happened at the edge.
@@ -408,8 +410,11 @@ impl<S: Store + Clone> Switch<S> {
             self.challenge(now, key, request, false);
             return None;
         };
-        if !creds.realm.eq_ignore_ascii_case(&self.settings.realm) {
-            // Credentials for another realm are an answer to someone else's challenge.
+        if !creds.realm.eq_ignore_ascii_case(&self.settings.realm)
+            || !self.settings.algorithms.contains(&creds.algorithm.base())
+        {
+            // An answer for another realm, or in an algorithm we did not offer (a downgrade),
+            // is not an answer to our challenge.
             self.challenge(now, key, request, false);
             return None;
         }
@@ -463,7 +468,12 @@ impl<S: Store + Clone> Switch<S> {
     fn challenge(&mut self, now: Timestamp, key: &ServerKey, request: &Request, stale: bool) {
         let nonce = self.nonces.mint(now);
         let mut r = response_to(request, 401, "Unauthorized", Some(&tag_for(request)));
-        for c in digest::challenges(&self.settings.realm, &nonce, stale) {
+        for c in digest::challenges(
+            &self.settings.realm,
+            &nonce,
+            stale,
+            &self.settings.algorithms,
+        ) {
             r.headers.push("WWW-Authenticate", c);
         }
         self.transactions.respond(now, key, r);
