@@ -1,0 +1,530 @@
+//! `pbxctl run` against real SIP peers: SIPp (Debian's sip-tester, `sipp`) and baresip.
+//!
+//! Every server test starts its own `pbxctl run` on its own SIP port and RTP
+//! range, with config, database and logs in a tempdir (kept, and its path
+//! printed, when the test fails). The peers are installed with apt-get when
+//! missing (CI runs as root); SIPp plays pcaps through a raw socket, so these
+//! tests need root anyway.
+//!
+//! Need the server (they fail, saying why, until `pbxctl run` serves SIP):
+//! `register_with_digest_auth`, `star11_*`, `pin_7777_opens_the_outbound_window`,
+//! `three_wrong_pins_end_the_call`, `torture_burst_leaves_the_server_serving`,
+//! `baresip_registers_and_blocks_the_terminal`. On failure they print SIPp's exit
+//! code and its message and error logs (or baresip's events and output) and the
+//! end of the server's stderr (PBXCTL_LOG defaults to `pbxctl=debug` there).
+//!
+//! Need nothing: the pcap writer's tests (`dtmf_pcap::tests`) and
+//! `loopback_only_moves_addresses_and_keeps_lengths`.
+//!
+//! The SIPp scenarios are tests/sip/*.xml; `call.xml` and `info_digit.xml` are
+//! templates whose `{{names}}` the tests fill in.
+
+#[path = "sip/baresip.rs"]
+mod baresip;
+#[path = "sip/dtmf_pcap.rs"]
+mod dtmf_pcap;
+#[path = "sip/support.rs"]
+mod support;
+
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use support::{Pbx, Sipp, SippRun, render, root, sip_file};
+
+// --- Scenarios ---------------------------------------------------------------------
+
+/// The SIPp register scenario for `ext` with `password`.
+fn register(pbx: &Pbx, name: &str, scenario: &str, ext: &str, password: &str) -> SippRun {
+    let uri = format!("sip:127.0.0.1:{}", pbx.port);
+    Sipp::new(pbx, name, &sip_file(scenario), ext)
+        .auth(ext, password, &uri)
+        .run()
+}
+
+/// SDP media lines: PCMU, PCMA and telephone-events with payload type `pt`.
+fn offer_with_events(pt: u8) -> String {
+    [
+        format!("m=audio [media_port] RTP/AVP 0 8 {pt}"),
+        "a=rtpmap:0 PCMU/8000".into(),
+        "a=rtpmap:8 PCMA/8000".into(),
+        format!("a=rtpmap:{pt} telephone-event/8000"),
+        format!("a=fmtp:{pt} 0-16"),
+        "a=ptime:20".into(),
+        "a=sendrecv".into(),
+    ]
+    .join("\n      ")
+}
+
+/// What the answer to [`offer_with_events`] must hold: events under the offer's type.
+fn answer_with_events(pt: u8) -> String {
+    format!("a=rtpmap:{pt} telephone-event/8000")
+}
+
+/// What the answer to [`offer_pcmu_only`] must hold: PCMU and nothing else.
+fn answer_pcmu_only() -> String {
+    "m=audio [0-9]+ RTP/AVP 0[^0-9 ]".into()
+}
+
+/// SDP media lines: PCMU only, so keys can only come as tones.
+fn offer_pcmu_only() -> String {
+    [
+        "m=audio [media_port] RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "a=ptime:20",
+        "a=sendrecv",
+    ]
+    .join("\n      ")
+}
+
+/// Offer and expected answer with telephone-events as `pt`.
+fn events(pt: u8) -> (String, String) {
+    (offer_with_events(pt), answer_with_events(pt))
+}
+
+/// Offer and expected answer with PCMU only.
+fn pcmu_only() -> (String, String) {
+    (offer_pcmu_only(), answer_pcmu_only())
+}
+
+/// How the keys travel during the call.
+enum Keys<'a> {
+    /// This pcap (RTP), played from 0.5 s after the ACK, while the first prompt plays.
+    Pcap(Vec<u8>),
+    /// One SIP INFO (application/dtmf-relay) per key, 0.5 s after the ACK and
+    /// then 150 ms apart, each answered 200.
+    Info(&'a str),
+}
+
+/// One SIPp call from `caller` to `code` that sends `keys` and then expects the
+/// server's BYE within `bye_within` (counted from the start of a pcap, which plays
+/// in the background, and from the last INFO's 200 for INFO).
+struct FeatureCall<'a> {
+    name: &'a str,
+    caller: &'a str,
+    secret: &'a str,
+    code: &'a str,
+    media: String,
+    /// A POSIX regexp the SDP of the server's 200 must match.
+    answer: String,
+    keys: Keys<'a>,
+    bye_within: Duration,
+}
+
+impl FeatureCall<'_> {
+    fn run(self, pbx: &Pbx) -> SippRun {
+        let in_call = match &self.keys {
+            Keys::Pcap(pcap) => {
+                assert!(
+                    support::is_root(),
+                    "SIPp plays pcaps through a raw socket: run the SIP tests as root"
+                );
+                let path = pbx.dir().join(format!("{}.pcap", self.name));
+                std::fs::write(&path, pcap).unwrap();
+                format!(
+                    "  <!-- The keys, from 0.5 s after the ACK: the first prompt takes \
+                     digits while it plays. -->\n  \
+                     <pause milliseconds=\"500\"/>\n  \
+                     <nop>\n    <action>\n      <exec play_pcap_audio=\"{}\"/>\n    \
+                     </action>\n  </nop>\n",
+                    path.display()
+                )
+            }
+            Keys::Info(keys) => {
+                let fragment = std::fs::read_to_string(sip_file("info_digit.xml")).unwrap();
+                keys.chars()
+                    .enumerate()
+                    .map(|(i, key)| {
+                        render(
+                            &fragment,
+                            &[
+                                ("pause_ms", if i == 0 { "500" } else { "150" }),
+                                ("cseq", &(3 + i).to_string()),
+                                ("signal", &key.to_string()),
+                                ("caller", self.caller),
+                            ],
+                        )
+                    })
+                    .collect()
+            }
+        };
+        let template = std::fs::read_to_string(sip_file("call.xml")).unwrap();
+        let scenario = render(
+            &template,
+            &[
+                ("caller", self.caller),
+                ("media", &self.media),
+                ("answer_regexp", &self.answer),
+                ("in_call", &in_call),
+                ("bye_timeout_ms", &self.bye_within.as_millis().to_string()),
+            ],
+        );
+        let path: PathBuf = pbx.dir().join(format!("{}.xml", self.name));
+        std::fs::write(&path, scenario).unwrap();
+        let uri = format!("sip:{}@127.0.0.1:{}", self.code, pbx.port);
+        Sipp::new(pbx, self.name, &path, self.code)
+            .auth(self.caller, self.secret, &uri)
+            .run()
+    }
+}
+
+/// `*11` from 101 with the password 4321, keys as told, media as told.
+fn star11<'a>(name: &'a str, (media, answer): (String, String), keys: Keys<'a>) -> FeatureCall<'a> {
+    FeatureCall {
+        name,
+        caller: "101",
+        secret: "sip-pass-101",
+        code: "*11",
+        media,
+        answer,
+        keys,
+        bye_within: Duration::from_secs(12),
+    }
+}
+
+fn blocked(pbx: &Pbx, ext: &str) -> bool {
+    let view = pbx.ext_show(ext);
+    view["blocked"]
+        .as_bool()
+        .unwrap_or_else(|| panic!("no boolean `blocked` in ext show {ext} --json: {view}"))
+}
+
+fn assert_blocked(pbx: &Pbx, ext: &str, expected: bool) {
+    if blocked(pbx, ext) != expected {
+        panic!(
+            "ext show {ext}: blocked should be {expected} after the call\n{}",
+            pbx.report()
+        );
+    }
+}
+
+// --- Registration -------------------------------------------------------------------
+
+#[test]
+fn register_with_digest_auth() {
+    let pbx = Pbx::start();
+    register(&pbx, "register", "register.xml", "101", "sip-pass-101").assert_ok(&pbx);
+    // A wrong password is refused again (401 or 403).
+    register(
+        &pbx,
+        "register-wrong",
+        "register_refused.xml",
+        "101",
+        "not-the-secret",
+    )
+    .assert_ok(&pbx);
+}
+
+// --- *11: the terminal password, keys by every route ------------------------------------
+
+#[test]
+fn star11_with_rfc4733_events_blocks_the_terminal() {
+    let pbx = Pbx::start();
+    let keys = || Keys::Pcap(dtmf_pcap::rfc4733("4321#", 101));
+    star11("star11-block", events(101), keys())
+        .run(&pbx)
+        .assert_ok(&pbx);
+    assert_blocked(&pbx, "101", true);
+    // *11 again with the password unblocks.
+    star11("star11-unblock", events(101), keys())
+        .run(&pbx)
+        .assert_ok(&pbx);
+    assert_blocked(&pbx, "101", false);
+}
+
+#[test]
+fn a_lock_from_the_cli_reaches_the_running_server() {
+    // The server keeps no copy of extension state: `*11` toggles what the database says
+    // now, so after an administrator's lock the same keys unblock.
+    let pbx = Pbx::start();
+    pbx.ext("lock", "101");
+    star11("star11-after-cli-lock", events(101), Keys::Info("4321#"))
+        .run(&pbx)
+        .assert_ok(&pbx);
+    assert_blocked(&pbx, "101", false);
+}
+
+#[test]
+fn star11_with_telephone_events_as_pt_96_blocks_the_terminal() {
+    // The payload type of telephone-events is the offer's, not a fixed 101.
+    let pbx = Pbx::start();
+    star11(
+        "star11-pt96",
+        events(96),
+        Keys::Pcap(dtmf_pcap::rfc4733("4321#", 96)),
+    )
+    .run(&pbx)
+    .assert_ok(&pbx);
+    assert_blocked(&pbx, "101", true);
+}
+
+#[test]
+fn star11_with_sip_info_blocks_the_terminal() {
+    let pbx = Pbx::start();
+    star11("star11-info", events(101), Keys::Info("4321#"))
+        .run(&pbx)
+        .assert_ok(&pbx);
+    assert_blocked(&pbx, "101", true);
+}
+
+#[test]
+fn star11_with_inband_tones_blocks_the_terminal() {
+    let pbx = Pbx::start();
+    star11(
+        "star11-inband",
+        pcmu_only(),
+        Keys::Pcap(dtmf_pcap::inband_pcmu("4321#")),
+    )
+    .run(&pbx)
+    .assert_ok(&pbx);
+    assert_blocked(&pbx, "101", true);
+}
+
+// --- 7777: the PIN-protected outbound window ---------------------------------------------
+
+fn grant(pbx: &Pbx, ext: &str) -> serde_json::Value {
+    let view = pbx.ext_show(ext);
+    assert!(
+        view.get("outbound_grant_until").is_some(),
+        "no outbound_grant_until in ext show {ext} --json: {view}"
+    );
+    view["outbound_grant_until"].clone()
+}
+
+#[test]
+fn pin_7777_opens_the_outbound_window() {
+    let pbx = Pbx::start();
+    assert!(grant(&pbx, "102").is_null());
+    FeatureCall {
+        name: "pin-7777",
+        caller: "102",
+        secret: "sip-pass-102",
+        code: "7777",
+        media: offer_with_events(101),
+        answer: answer_with_events(101),
+        keys: Keys::Pcap(dtmf_pcap::rfc4733("1357#", 101)),
+        bye_within: Duration::from_secs(12),
+    }
+    .run(&pbx)
+    .assert_ok(&pbx);
+    let until = grant(&pbx, "102");
+    assert!(
+        until.is_string(),
+        "ext show 102: outbound_grant_until should be a time after 1357#, is {until}\n{}",
+        pbx.report()
+    );
+}
+
+#[test]
+fn three_wrong_pins_end_the_call() {
+    // Each wrong PIN is answered with pin-invalid (about 3.4 s) and enter-pin
+    // again. The groups are 1.5 s apart, so the second and third are typed
+    // ahead, during pin-invalid: the server keeps keys typed while it plays.
+    let pbx = Pbx::start();
+    FeatureCall {
+        name: "pin-wrong",
+        caller: "102",
+        secret: "sip-pass-102",
+        code: "7777",
+        media: offer_with_events(101),
+        answer: answer_with_events(101),
+        keys: Keys::Pcap(dtmf_pcap::rfc4733_groups(
+            &[(0, "9999#"), (1500, "9999#"), (3000, "9999#")],
+            101,
+        )),
+        bye_within: Duration::from_secs(15),
+    }
+    .run(&pbx)
+    .assert_ok(&pbx);
+    let until = grant(&pbx, "102");
+    assert!(
+        until.is_null(),
+        "ext show 102: no grant after three wrong PINs, but outbound_grant_until is {until}"
+    );
+}
+
+// --- Robustness ------------------------------------------------------------------------------
+
+/// RFC 4475's messages with every IPv4 literal moved into 127/8 (the first octet
+/// becomes 127), so that whatever the server answers or calls stays on this
+/// machine. Same length for every address in a body, so Content-Length holds.
+fn loopback_only(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len());
+    let mut i = 0;
+    while i < message.len() {
+        let at_start = i == 0 || !message[i - 1].is_ascii_digit() && message[i - 1] != b'.';
+        if at_start && let Some(len) = ipv4_at(&message[i..]) {
+            let first = message[i..].iter().position(|&b| b == b'.').unwrap();
+            out.extend_from_slice(b"127");
+            out.extend_from_slice(&message[i + first..i + len]);
+            i += len;
+        } else {
+            out.push(message[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The length of a dotted-quad IPv4 literal at the start of `b`, if there is one.
+fn ipv4_at(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for part in 0..4 {
+        let digits = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=3).contains(&digits) {
+            return None;
+        }
+        at += digits;
+        if part < 3 {
+            if b.get(at) != Some(&b'.') {
+                return None;
+            }
+            at += 1;
+        }
+    }
+    let followed_by_digit_or_dot = b.get(at).is_some_and(|c| {
+        c.is_ascii_digit() || (*c == b'.' && b.get(at + 1).is_some_and(u8::is_ascii_digit))
+    });
+    (!followed_by_digit_or_dot).then_some(at)
+}
+
+#[test]
+fn loopback_only_moves_addresses_and_keeps_lengths() {
+    assert_eq!(
+        loopback_only(b"Via: SIP/2.0/UDP 192.0.2.15:5060;x=255.255.255.255 c=IN IP4 10.0.0.1\r\n"),
+        b"Via: SIP/2.0/UDP 127.0.2.15:5060;x=127.255.255.255 c=IN IP4 127.0.0.1\r\n"
+    );
+    assert_eq!(
+        loopback_only(b"CSeq: 1.2.3 v1.2.3.4.5"),
+        b"CSeq: 1.2.3 v1.2.3.4.5"
+    );
+    assert_eq!(loopback_only(b"SIP/2.0"), b"SIP/2.0");
+}
+
+/// A small xorshift generator: garbage that is the same on every run.
+struct Garbage(u64);
+
+impl Garbage {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Random bytes, half of them behind a plausible SIP start line.
+    fn datagram(&mut self) -> Vec<u8> {
+        let len = (self.next() % 1400) as usize + 1;
+        let mut out: Vec<u8> = match self.next() % 4 {
+            0 => b"INVITE sip:101@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1\r\n".to_vec(),
+            1 => b"SIP/2.0 200 OK\r\nCSeq: 1 INVITE\r\n".to_vec(),
+            _ => Vec::new(),
+        };
+        out.extend((0..len).map(|_| self.next() as u8));
+        out
+    }
+}
+
+#[test]
+fn torture_burst_leaves_the_server_serving() {
+    let dir = root().join("tests/rfc4475");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (RFC 4475's torture messages)", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dat"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no .dat file in {}", dir.display());
+    let messages: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| loopback_only(&std::fs::read(f).unwrap()))
+        .collect();
+
+    let mut pbx = Pbx::start();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..3 {
+        for m in &messages {
+            sock.send_to(&m[..m.len().min(65_507)], pbx.addr()).unwrap();
+        }
+    }
+    let mut garbage = Garbage(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..1000 {
+        sock.send_to(&garbage.datagram(), pbx.addr()).unwrap();
+    }
+
+    // It still answers OPTIONS (give it a moment to work through the burst) ...
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match support::options(pbx.addr(), Duration::from_millis(500)) {
+            Ok(reply) if reply.starts_with("SIP/2.0 200") => break,
+            other if Instant::now() > deadline => panic!(
+                "no 200 to OPTIONS after the torture burst: {other:?}\n{}",
+                pbx.report()
+            ),
+            _ => {}
+        }
+    }
+    // ... registers a phone ...
+    register(
+        &pbx,
+        "register-after-burst",
+        "register.xml",
+        "101",
+        "sip-pass-101",
+    )
+    .assert_ok(&pbx);
+    // ... and never went down.
+    assert!(pbx.is_running(), "the server exited\n{}", pbx.report());
+}
+
+// --- A real softphone ---------------------------------------------------------------------------
+
+#[test]
+fn baresip_registers_and_blocks_the_terminal() {
+    // baresip 1.0 refuses a 401 with any challenge but MD5.
+    let pbx = Pbx::offering("[MD5]");
+    let mut phone = baresip::Baresip::start(&pbx, "101", "sip-pass-101");
+    phone.wait_registered(Duration::from_secs(10), &pbx);
+    let dial = phone.command("dial", &format!("sip:*11@127.0.0.1:{}", pbx.port));
+    assert_eq!(dial["ok"], true, "dial: {dial}\n{}", phone.report());
+    let answered = phone.wait_for(
+        "the call answered or closed",
+        Duration::from_secs(10),
+        |m| m["event"] == true && (m["type"] == "CALL_ESTABLISHED" || m["type"] == "CALL_CLOSED"),
+    );
+    if answered["type"] != "CALL_ESTABLISHED" {
+        panic!(
+            "the *11 call closed before it was answered: {answered}\n{}\n{}",
+            phone.report(),
+            pbx.report()
+        );
+    }
+    // Keys while enter-password plays; baresip sends them as RFC 4733 events.
+    std::thread::sleep(Duration::from_millis(500));
+    for key in "4321#".chars() {
+        let sent = phone.command("sndcode", &key.to_string());
+        assert_eq!(
+            sent["ok"],
+            true,
+            "sndcode {key}: {sent}\n{}",
+            phone.report()
+        );
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let closed = phone.event("CALL_CLOSED", Duration::from_secs(12));
+    assert!(phone.is_running(), "baresip died\n{}", phone.report());
+    // baresip reports the peer's BYE as ECONNRESET; anything else means it hung up.
+    if closed["param"] != "Connection reset by peer" {
+        panic!(
+            "baresip ended the call itself ({closed}), the server should have sent BYE\n{}\n{}",
+            phone.report(),
+            pbx.report()
+        );
+    }
+    if !blocked(&pbx, "101") {
+        panic!(
+            "ext show 101: not blocked after *11 4321# from baresip (call closed: {closed})\n{}\n{}",
+            phone.report(),
+            pbx.report()
+        );
+    }
+}
