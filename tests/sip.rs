@@ -6,15 +6,11 @@
 //! missing (CI runs as root); SIPp plays pcaps through a raw socket, so these
 //! tests need root anyway.
 //!
-//! Need the server (they fail, saying why, until `pbxctl run` serves SIP):
-//! `register_with_digest_auth`, `star11_*`, `pin_7777_opens_the_outbound_window`,
-//! `three_wrong_pins_end_the_call`, `torture_burst_leaves_the_server_serving`,
-//! `baresip_registers_and_blocks_the_terminal`. On failure they print SIPp's exit
-//! code and its message and error logs (or baresip's events and output) and the
-//! end of the server's stderr (PBXCTL_LOG defaults to `pbxctl=debug` there).
-//!
-//! Need nothing: the pcap writer's tests (`dtmf_pcap::tests`) and
-//! `loopback_only_moves_addresses_and_keeps_lengths`.
+//! On failure a server test prints SIPp's exit code and its message and error logs
+//! (or baresip's events and output) and the end of the server's stderr
+//! (PBXCTL_LOG defaults to `pbxctl=debug` there). The pcap writer's tests
+//! (`dtmf_pcap::tests`) and `loopback_only_moves_addresses_and_keeps_lengths`
+//! need no server.
 //!
 //! The SIPp scenarios are tests/sip/*.xml; `call.xml` and `info_digit.xml` are
 //! templates whose `{{names}}` the tests fill in.
