@@ -260,6 +260,12 @@ fn star11_with_sip_info_blocks_the_terminal() {
         .run(&pbx)
         .assert_ok(&pbx);
     assert_blocked(&pbx, "101", true);
+    // Even at debug level the log has the call, but not the password or the SIP secret.
+    let log = pbx.log();
+    assert!(log.contains("call"), "the call is logged:\n{log}");
+    for secret in ["sip-pass-101", "response=", "Signal=", "keys="] {
+        assert!(!log.contains(secret), "the log shows `{secret}`:\n{log}");
+    }
 }
 
 #[test]

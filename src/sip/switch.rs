@@ -732,12 +732,12 @@ impl<S: Store + Clone> Switch<S> {
         let phase = call.phase;
         match event {
             E::Prompt { id: prompt, arg } => match self.prompts.render(&prompt, arg.as_deref()) {
-                Some(audio) => self.play(now, id, audio),
+                Some(audio) => self.play(id, audio),
                 None => warn!(call = id, %prompt, "no audio for this prompt in the prompt set"),
             },
             E::Tone(t) => {
                 if let Some(audio) = tone::samples(&t) {
-                    self.play(now, id, audio);
+                    self.play(id, audio);
                 }
             }
             E::Ringing(_) if phase == Phase::Early => {
@@ -747,7 +747,7 @@ impl<S: Store + Clone> Switch<S> {
             }
             E::Ringing(_) => {
                 if let Some(audio) = tone::samples("ringback") {
-                    self.play(now, id, audio);
+                    self.play(id, audio);
                 }
             }
             E::Connect(target) | E::Voicemail(target) => {
@@ -763,7 +763,7 @@ impl<S: Store + Clone> Switch<S> {
         }
     }
 
-    fn play(&mut self, now: Timestamp, id: CallId, audio: Vec<i16>) {
+    fn play(&mut self, id: CallId, audio: Vec<i16>) {
         let audio = Arc::new(audio);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
@@ -791,7 +791,6 @@ impl<S: Store + Clone> Switch<S> {
                 });
             }
         }
-        let _ = now;
     }
 
     fn media_opened(&mut self, now: Timestamp, id: CallId, local: SocketAddr) {

@@ -257,7 +257,11 @@ impl Pbx {
         format!("--- pbxctl run stderr (end) ---\n{}", tail(&text, chars))
     }
 
-    /// `pbxctl ext show EXT --json` against this server's config and database.
+    /// The server's whole stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir().join("pbx.stderr.log")).unwrap_or_default()
+    }
+
     /// Runs `pbxctl ext ACTION EXT` on this server's config, as an administrator would.
     pub fn ext(&self, action: &str, ext: &str) {
         let out = Command::new(env!("CARGO_BIN_EXE_pbxctl"))
@@ -276,7 +280,7 @@ impl Pbx {
         );
     }
 
-    /// `pbxctl ext show EXT --json` on this server's config.
+    /// `pbxctl ext show EXT --json` against this server's config and database.
     pub fn ext_show(&self, ext: &str) -> serde_json::Value {
         let out = Command::new(env!("CARGO_BIN_EXE_pbxctl"))
             .args(["ext", "show", ext, "--json", "--config"])
