@@ -104,7 +104,9 @@ pub enum Command {
         update: bool,
     },
     /// Serve the dialplan over SIP/RTP.
-    #[command(after_help = "Example:\n  pbxctl run --config examples/pbx.yaml")]
+    #[command(
+        after_help = "Signals: SIGTERM or Ctrl-C stops taking calls and waits up to sip.drain for\nrunning calls; SIGHUP reloads config, plan and prompts for new calls.\nPBXCTL_LOG sets the log filter (default info).\n\nExample:\n  pbxctl run --config examples/pbx.yaml"
+    )]
     Run {
         /// Store options.
         #[command(flatten)]
