@@ -8,7 +8,8 @@
 
 use super::message::{Message, Method, Request, Response};
 use crate::clock::{Duration, Timestamp};
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -162,6 +163,20 @@ pub struct Transactions {
     clients: HashMap<ClientKey, ClientTx>,
     deliveries: VecDeque<Delivery>,
     transmits: VecDeque<Transmit>,
+    /// Timer wake-ups, earliest first. An entry may be stale (its transaction moved on
+    /// or ended); firing checks the transaction's own deadlines, so a stale entry costs
+    /// one look-up. Under load thousands of transactions linger in their timers, and a
+    /// scan of all of them per message is what made answers late.
+    timers: BinaryHeap<Reverse<(Timestamp, u64)>>,
+    timer_refs: HashMap<u64, TxRef>,
+    next_timer: u64,
+}
+
+/// Which transaction a timer belongs to.
+#[derive(Debug, Clone)]
+enum TxRef {
+    Server(ServerKey),
+    Client(ClientKey),
 }
 
 fn reliable(peer: &Peer) -> bool {
@@ -306,6 +321,7 @@ impl Transactions {
             } else {
                 now.after(T4)
             });
+            self.arm(TxRef::Server(key));
             return;
         }
         if self
@@ -365,6 +381,7 @@ impl Transactions {
                 tx.end_at = Some(if udp { now.after(timeout_64t1()) } else { now });
             }
         }
+        self.arm(TxRef::Server(key.clone()));
     }
 
     /// Starts a client transaction sending `request` to `to`; the request must carry a
@@ -394,6 +411,7 @@ impl Transactions {
                 end_at: Some(now.after(timeout_64t1())),
             },
         );
+        self.arm(TxRef::Client(key.clone()));
         Some(key)
     }
 
@@ -460,6 +478,7 @@ impl Transactions {
             }
             _ => return,
         }
+        self.arm(TxRef::Client(key.clone()));
         self.deliveries
             .push_back(Delivery::Response { key, response });
     }
@@ -476,76 +495,95 @@ impl Transactions {
 
     /// The earliest timer.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        let servers = self
-            .servers
-            .values()
-            .flat_map(|t| [t.retransmit_at, t.end_at]);
-        let clients = self
-            .clients
-            .values()
-            .flat_map(|t| [t.retransmit_at, t.end_at]);
-        servers.chain(clients).flatten().min()
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Schedules a wake-up at the transaction's next deadline, if it has one.
+    fn arm(&mut self, r: TxRef) {
+        let due = match &r {
+            TxRef::Server(k) => self.servers.get(k).map(|t| [t.retransmit_at, t.end_at]),
+            TxRef::Client(k) => self.clients.get(k).map(|t| [t.retransmit_at, t.end_at]),
+        };
+        if let Some(at) = due.into_iter().flatten().flatten().min() {
+            let id = self.next_timer;
+            self.next_timer += 1;
+            self.timers.push(Reverse((at, id)));
+            self.timer_refs.insert(id, r);
+        }
     }
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        let mut ended = Vec::new();
-        for (key, tx) in &mut self.servers {
-            if tx.end_at.is_some_and(|t| t <= now) {
-                if tx.state == ServerState::Completed && tx.invite {
-                    // Timer H: the failure response was never acknowledged.
-                    self.deliveries
-                        .push_back(Delivery::AckTimeout { key: key.clone() });
-                }
-                ended.push(key.clone());
-                continue;
+        while let Some(Reverse((at, id))) = self.timers.peek().copied() {
+            if at > now {
+                break;
             }
-            if let Some(at) = tx.retransmit_at
-                && at <= now
-            {
-                // Timers G (failure) and the 2xx retransmission share the T1..T2 backoff.
-                if let Some(bytes) = &tx.last_response {
-                    self.transmits.push_back(Transmit {
-                        to: tx.peer,
-                        bytes: bytes.clone(),
-                    });
-                }
-                tx.interval = doubled(tx.interval, T2);
-                tx.retransmit_at = Some(now.after(tx.interval));
+            self.timers.pop();
+            match self.timer_refs.remove(&id) {
+                Some(TxRef::Server(key)) => self.fire_server(now, key),
+                Some(TxRef::Client(key)) => self.fire_client(now, key),
+                None => {}
             }
         }
-        for key in ended {
+    }
+
+    fn fire_server(&mut self, now: Timestamp, key: ServerKey) {
+        let Some(tx) = self.servers.get_mut(&key) else {
+            return;
+        };
+        if tx.end_at.is_some_and(|t| t <= now) {
+            if tx.state == ServerState::Completed && tx.invite {
+                // Timer H: the failure response was never acknowledged.
+                self.deliveries
+                    .push_back(Delivery::AckTimeout { key: key.clone() });
+            }
             self.servers.remove(&key);
+            return;
         }
-        let mut ended = Vec::new();
-        for (key, tx) in &mut self.clients {
-            if tx.end_at.is_some_and(|t| t <= now) {
-                if matches!(tx.state, ClientState::Calling | ClientState::Proceeding) {
-                    self.deliveries
-                        .push_back(Delivery::Timeout { key: key.clone() });
-                }
-                ended.push(key.clone());
-                continue;
-            }
-            if let Some(at) = tx.retransmit_at
-                && at <= now
-            {
+        if let Some(at) = tx.retransmit_at
+            && at <= now
+        {
+            // Timers G (failure) and the 2xx retransmission share the T1..T2 backoff.
+            if let Some(bytes) = &tx.last_response {
                 self.transmits.push_back(Transmit {
                     to: tx.peer,
-                    bytes: tx.bytes.clone(),
+                    bytes: bytes.clone(),
                 });
-                // Timer A doubles without a cap; timer E caps at T2.
-                tx.interval = if tx.request.method == Method::Invite {
-                    Duration(tx.interval.0 * 2)
-                } else {
-                    doubled(tx.interval, T2)
-                };
-                tx.retransmit_at = Some(now.after(tx.interval));
             }
+            tx.interval = doubled(tx.interval, T2);
+            tx.retransmit_at = Some(now.after(tx.interval));
         }
-        for key in ended {
+        self.arm(TxRef::Server(key));
+    }
+
+    fn fire_client(&mut self, now: Timestamp, key: ClientKey) {
+        let Some(tx) = self.clients.get_mut(&key) else {
+            return;
+        };
+        if tx.end_at.is_some_and(|t| t <= now) {
+            if matches!(tx.state, ClientState::Calling | ClientState::Proceeding) {
+                self.deliveries
+                    .push_back(Delivery::Timeout { key: key.clone() });
+            }
             self.clients.remove(&key);
+            return;
         }
+        if let Some(at) = tx.retransmit_at
+            && at <= now
+        {
+            self.transmits.push_back(Transmit {
+                to: tx.peer,
+                bytes: tx.bytes.clone(),
+            });
+            // Timer A doubles without a cap; timer E caps at T2.
+            tx.interval = if tx.request.method == Method::Invite {
+                Duration(tx.interval.0 * 2)
+            } else {
+                doubled(tx.interval, T2)
+            };
+            tx.retransmit_at = Some(now.after(tx.interval));
+        }
+        self.arm(TxRef::Client(key));
     }
 }
 
