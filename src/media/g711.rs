@@ -1,5 +1,7 @@
 //! G.711 μ-law and A-law (ITU-T G.711), sample by sample.
 
+use std::sync::OnceLock;
+
 const BIAS: i32 = 0x84;
 const CLIP: i32 = 32_635;
 
@@ -59,9 +61,9 @@ pub fn linear_to_alaw(sample: i16) -> u8 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Law {
     /// μ-law, PCMU, static payload type 0.
-    Mu,
+    Mu = 0,
     /// A-law, PCMA, static payload type 8.
-    A,
+    A = 1,
 }
 
 impl Law {
@@ -81,12 +83,16 @@ impl Law {
         }
     }
 
-    /// Encodes one linear sample.
+    /// Encodes one linear sample (a table look-up: playout encodes ~8,000 samples a
+    /// second per call, and the computed form was the hottest code at 1,000 calls).
     pub fn encode(self, sample: i16) -> u8 {
-        match self {
-            Law::Mu => linear_to_ulaw(sample),
-            Law::A => linear_to_alaw(sample),
-        }
+        static TABLES: OnceLock<[Box<[u8]>; 2]> = OnceLock::new();
+        let tables = TABLES.get_or_init(|| {
+            let table = |f: fn(i16) -> u8| (i16::MIN..=i16::MAX).map(f).collect::<Box<[u8]>>();
+            [table(linear_to_ulaw), table(linear_to_alaw)]
+        });
+        let index = (i32::from(sample) - i32::from(i16::MIN)) as usize;
+        tables[self as usize][index]
     }
 
     /// Decodes one byte.
@@ -101,6 +107,14 @@ impl Law {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_encode_tables_agree_with_the_formulas() {
+        for s in i16::MIN..=i16::MAX {
+            assert_eq!(Law::Mu.encode(s), linear_to_ulaw(s));
+            assert_eq!(Law::A.encode(s), linear_to_alaw(s));
+        }
+    }
 
     #[test]
     fn known_code_points() {

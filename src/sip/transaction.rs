@@ -170,6 +170,9 @@ pub struct Transactions {
     timers: BinaryHeap<Reverse<(Timestamp, u64)>>,
     timer_refs: HashMap<u64, TxRef>,
     next_timer: u64,
+    /// INVITE transactions whose 2xx awaits its ACK, by Call-ID and CSeq number: the ACK
+    /// has a branch of its own, so this is how it finds them.
+    accepted: HashMap<(String, u32), ServerKey>,
 }
 
 /// Which transaction a timer belongs to.
@@ -336,10 +339,12 @@ impl Transactions {
             request.call_id().unwrap_or_default().to_owned(),
             request.cseq().map(|c| c.seq).unwrap_or(0),
         );
-        for tx in self.servers.values_mut() {
-            if tx.invite && tx.state == ServerState::Accepted && tx.dialog_match == dialog {
-                tx.retransmit_at = None;
-            }
+        if let Some(tx) = self
+            .accepted
+            .get(&dialog)
+            .and_then(|k| self.servers.get_mut(k))
+        {
+            tx.retransmit_at = None;
         }
         self.deliveries.push_back(Delivery::Ack { from, request });
     }
@@ -365,6 +370,7 @@ impl Transactions {
         match (response.status, tx.invite) {
             (100..=199, _) => tx.state = ServerState::Proceeding,
             (200..=299, true) => {
+                self.accepted.insert(tx.dialog_match.clone(), key.clone());
                 tx.state = ServerState::Accepted;
                 tx.interval = T1;
                 tx.retransmit_at = udp.then(|| now.after(T1));
@@ -536,6 +542,9 @@ impl Transactions {
                 // Timer H: the failure response was never acknowledged.
                 self.deliveries
                     .push_back(Delivery::AckTimeout { key: key.clone() });
+            }
+            if tx.state == ServerState::Accepted {
+                self.accepted.remove(&tx.dialog_match);
             }
             self.servers.remove(&key);
             return;
