@@ -179,6 +179,8 @@ async fn accept_tcp(
 ) {
     loop {
         let Ok((stream, addr)) = listener.accept().await else {
+            // Out of file descriptors, most likely: back off rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         let (mut reader, mut writer) = stream.into_split();
