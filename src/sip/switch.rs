@@ -330,12 +330,28 @@ impl<S: Store + Clone> Switch<S> {
     }
 
     fn respond(&mut self, now: Timestamp, key: &ServerKey, request: &Request, status: u16) {
-        let r = response_to(
+        self.respond_with(now, key, request, status, Vec::new());
+    }
+
+    /// Answers out of dialog with the standard reason phrase and `headers` added (a name
+    /// may repeat: one challenge or contact per header).
+    fn respond_with(
+        &mut self,
+        now: Timestamp,
+        key: &ServerKey,
+        request: &Request,
+        status: u16,
+        headers: Vec<(&str, String)>,
+    ) {
+        let mut r = response_to(
             request,
             status,
             message::reason_phrase(status),
             Some(&tag_for(request)),
         );
+        for (name, value) in headers {
+            r.headers.push(name, value);
+        }
         self.transactions.respond(now, key, r);
     }
 
@@ -354,16 +370,16 @@ impl<S: Store + Clone> Switch<S> {
             .filter(|s| !s.is_empty())
             .collect();
         if !required.is_empty() && request.method != Method::Cancel {
-            let mut r = response_to(&request, 420, "Bad Extension", Some(&tag_for(&request)));
-            r.headers.push("Unsupported", required.join(", "));
-            return self.transactions.respond(now, &key, r);
+            let unsupported = vec![("Unsupported", required.join(", "))];
+            return self.respond_with(now, &key, &request, 420, unsupported);
         }
         match request.method.clone() {
             Method::Options => {
-                let mut r = response_to(&request, 200, "OK", Some(&tag_for(&request)));
-                r.headers.push("Allow", ALLOW);
-                r.headers.push("Accept", "application/sdp");
-                self.transactions.respond(now, &key, r);
+                let headers = vec![
+                    ("Allow", ALLOW.into()),
+                    ("Accept", "application/sdp".into()),
+                ];
+                self.respond_with(now, &key, &request, 200, headers);
             }
             Method::Register => self.register(now, key, from, request),
             Method::Invite => self.invite(now, key, from, request),
@@ -371,20 +387,13 @@ impl<S: Store + Clone> Switch<S> {
             Method::Cancel => self.cancel(now, key, request),
             Method::Info => self.info(now, key, request),
             Method::Ack => {}
-            m if KNOWN_UNSERVED.contains(&m) => {
-                let mut r = response_to(
-                    &request,
-                    405,
-                    "Method Not Allowed",
-                    Some(&tag_for(&request)),
-                );
-                r.headers.push("Allow", ALLOW);
-                self.transactions.respond(now, &key, r);
-            }
-            _ => {
-                let mut r = response_to(&request, 501, "Not Implemented", Some(&tag_for(&request)));
-                r.headers.push("Allow", ALLOW);
-                self.transactions.respond(now, &key, r);
+            m => {
+                let status = if KNOWN_UNSERVED.contains(&m) {
+                    405
+                } else {
+                    501
+                };
+                self.respond_with(now, &key, &request, status, vec![("Allow", ALLOW.into())]);
             }
         }
     }
@@ -467,16 +476,16 @@ impl<S: Store + Clone> Switch<S> {
 
     fn challenge(&mut self, now: Timestamp, key: &ServerKey, request: &Request, stale: bool) {
         let nonce = self.nonces.mint(now);
-        let mut r = response_to(request, 401, "Unauthorized", Some(&tag_for(request)));
-        for c in digest::challenges(
+        let challenges = digest::challenges(
             &self.settings.realm,
             &nonce,
             stale,
             &self.settings.algorithms,
-        ) {
-            r.headers.push("WWW-Authenticate", c);
-        }
-        self.transactions.respond(now, key, r);
+        )
+        .into_iter()
+        .map(|c| ("WWW-Authenticate", c))
+        .collect();
+        self.respond_with(now, key, request, 401, challenges);
     }
 
     fn register(&mut self, now: Timestamp, key: ServerKey, from: Peer, request: Request) {
@@ -493,24 +502,19 @@ impl<S: Store + Clone> Switch<S> {
         }
         match self.registrar.register(now, &aor, &request, from) {
             Ok(bindings) => {
-                let mut r = response_to(&request, 200, "OK", Some(&tag_for(&request)));
-                for b in &bindings {
-                    let left = b.expires_at.since(now).as_seconds();
-                    r.headers
-                        .push("Contact", format!("<{}>;expires={left}", b.contact));
-                }
                 info!(extension = %aor, contacts = bindings.len(), "registered");
-                self.transactions.respond(now, &key, r);
+                let contacts = bindings
+                    .iter()
+                    .map(|b| {
+                        let left = b.expires_at.since(now).as_seconds();
+                        ("Contact", format!("<{}>;expires={left}", b.contact))
+                    })
+                    .collect();
+                self.respond_with(now, &key, &request, 200, contacts);
             }
             Err(Refusal::TooBrief) => {
-                let mut r = response_to(
-                    &request,
-                    423,
-                    "Interval Too Brief",
-                    Some(&tag_for(&request)),
-                );
-                r.headers.push("Min-Expires", MIN_EXPIRES.to_string());
-                self.transactions.respond(now, &key, r);
+                let min = vec![("Min-Expires", MIN_EXPIRES.to_string())];
+                self.respond_with(now, &key, &request, 423, min);
             }
             Err(Refusal::Bad(why)) => {
                 let r = response_to(&request, 400, why, Some(&tag_for(&request)));
@@ -526,24 +530,12 @@ impl<S: Store + Clone> Switch<S> {
         if let Some(ct) = request.content_type()
             && ct != "application/sdp"
         {
-            let mut r = response_to(
-                &request,
-                415,
-                "Unsupported Media Type",
-                Some(&tag_for(&request)),
-            );
-            r.headers.push("Accept", "application/sdp");
-            return self.transactions.respond(now, &key, r);
+            let accept = vec![("Accept", "application/sdp".into())];
+            return self.respond_with(now, &key, &request, 415, accept);
         }
         if self.draining {
-            let mut r = response_to(
-                &request,
-                503,
-                "Service Unavailable",
-                Some(&tag_for(&request)),
-            );
-            r.headers.push("Retry-After", "30");
-            return self.transactions.respond(now, &key, r);
+            let retry = vec![("Retry-After", "30".into())];
+            return self.respond_with(now, &key, &request, 503, retry);
         }
         let Some(caller) = self.authenticate(now, &key, from, &request) else {
             return;
@@ -551,17 +543,8 @@ impl<S: Store + Clone> Switch<S> {
         let negotiated = match sdp::negotiate(&request.body) {
             Ok(n) => n,
             Err(e) => {
-                let mut r = response_to(
-                    &request,
-                    488,
-                    "Not Acceptable Here",
-                    Some(&tag_for(&request)),
-                );
-                r.headers.push(
-                    "Warning",
-                    format!("304 pbxctl \"{}\"", e.0.replace('"', "'")),
-                );
-                return self.transactions.respond(now, &key, r);
+                let warning = format!("304 pbxctl \"{}\"", e.0.replace('"', "'"));
+                return self.respond_with(now, &key, &request, 488, vec![("Warning", warning)]);
             }
         };
         let Some(dialed) = request.uri.user.clone().filter(|u| !u.is_empty()) else {
@@ -780,17 +763,22 @@ impl<S: Store + Clone> Switch<S> {
                 });
             }
             Phase::Answering => call.pending.push(audio),
-            Phase::Up => {
-                let mark = self.next_mark;
-                self.next_mark += 1;
-                call.playing = Some(mark);
-                self.out.push_back(Output::Play {
-                    call: id,
-                    audio,
-                    mark,
-                });
-            }
+            Phase::Up => self.send_play(id, audio),
         }
+    }
+
+    /// Queues audio on an answered call's stream, marked so its playout report is known.
+    fn send_play(&mut self, id: CallId, audio: Arc<Vec<i16>>) {
+        let mark = self.next_mark;
+        self.next_mark += 1;
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.playing = Some(mark);
+        }
+        self.out.push_back(Output::Play {
+            call: id,
+            audio,
+            mark,
+        });
     }
 
     fn media_opened(&mut self, now: Timestamp, id: CallId, local: SocketAddr) {
@@ -810,16 +798,7 @@ impl<S: Store + Clone> Switch<S> {
         let pending = std::mem::take(&mut call.pending);
         self.transactions.respond(now, &key, r);
         for audio in pending {
-            let mark = self.next_mark;
-            self.next_mark += 1;
-            if let Some(c) = self.calls.get_mut(&id) {
-                c.playing = Some(mark);
-            }
-            self.out.push_back(Output::Play {
-                call: id,
-                audio,
-                mark,
-            });
+            self.send_play(id, audio);
         }
         let done = self
             .calls
