@@ -655,6 +655,30 @@ mod tests {
         }
     }
 
+    /// The peer sends a request.
+    fn send(t: &mut Transactions, ms: i64, peer: Peer, method: &str, branch: &str) {
+        t.receive(at(ms), peer, Message::Request(request(method, branch)));
+    }
+
+    /// The request the layer hands up next, with its transaction.
+    fn delivered(t: &mut Transactions) -> (ServerKey, Request) {
+        match t.poll_delivery() {
+            Some(Delivery::Request { key, request, .. }) => (key, request),
+            other => panic!("a request is delivered, not {other:?}"),
+        }
+    }
+
+    /// The transaction user answers `request` with `status`.
+    fn answer(t: &mut Transactions, ms: i64, key: &ServerKey, request: &Request, status: u16) {
+        let reason = crate::sip::message::reason_phrase(status);
+        let to_tag = (status > 100).then_some("x");
+        t.respond(
+            at(ms),
+            key,
+            crate::sip::message::response_to(request, status, reason, to_tag),
+        );
+    }
+
     fn statuses(t: &mut Transactions) -> Vec<String> {
         std::iter::from_fn(|| t.poll_transmit())
             .map(|x| {
@@ -682,35 +706,14 @@ mod tests {
     #[test]
     fn an_invite_gets_100_at_once_and_retransmissions_get_the_last_response() {
         let mut t = Transactions::new();
-        t.receive(
-            at(0),
-            udp(),
-            Message::Request(request("INVITE", "z9hG4bKa")),
-        );
+        send(&mut t, 0, udp(), "INVITE", "z9hG4bKa");
         assert_eq!(statuses(&mut t), ["SIP/2.0 100 Trying"]);
-        let Some(Delivery::Request {
-            key, request: inv, ..
-        }) = t.poll_delivery()
-        else {
-            panic!("the INVITE is delivered");
-        };
-        t.receive(
-            at(100),
-            udp(),
-            Message::Request(request("INVITE", "z9hG4bKa")),
-        );
+        let (key, inv) = delivered(&mut t);
+        send(&mut t, 100, udp(), "INVITE", "z9hG4bKa");
         assert_eq!(statuses(&mut t), ["SIP/2.0 100 Trying"]);
         assert!(t.poll_delivery().is_none(), "a retransmission is absorbed");
-        t.respond(
-            at(200),
-            &key,
-            crate::sip::message::response_to(&inv, 180, "Ringing", Some("x")),
-        );
-        t.receive(
-            at(300),
-            udp(),
-            Message::Request(request("INVITE", "z9hG4bKa")),
-        );
+        answer(&mut t, 200, &key, &inv, 180);
+        send(&mut t, 300, udp(), "INVITE", "z9hG4bKa");
         assert_eq!(
             statuses(&mut t),
             ["SIP/2.0 180 Ringing", "SIP/2.0 180 Ringing"]
@@ -720,32 +723,15 @@ mod tests {
     #[test]
     fn a_failure_response_is_retransmitted_on_timer_g_until_acked() {
         let mut t = Transactions::new();
-        t.receive(
-            at(0),
-            udp(),
-            Message::Request(request("INVITE", "z9hG4bKb")),
-        );
-        let Some(Delivery::Request {
-            key, request: inv, ..
-        }) = t.poll_delivery()
-        else {
-            panic!()
-        };
+        send(&mut t, 0, udp(), "INVITE", "z9hG4bKb");
+        let (key, inv) = delivered(&mut t);
         statuses(&mut t);
-        t.respond(
-            at(0),
-            &key,
-            crate::sip::message::response_to(&inv, 486, "Busy Here", Some("x")),
-        );
+        answer(&mut t, 0, &key, &inv, 486);
         assert_eq!(statuses(&mut t).len(), 1);
         // G fires at 500, 1500 (doubled), 3500.
         run(&mut t, 10, 3_600);
         assert_eq!(statuses(&mut t).len(), 3);
-        t.receive(
-            at(3_700),
-            udp(),
-            Message::Request(request("ACK", "z9hG4bKb")),
-        );
+        send(&mut t, 3_700, udp(), "ACK", "z9hG4bKb");
         assert!(
             t.poll_delivery().is_none(),
             "the ACK of a failure is absorbed"
@@ -761,22 +747,9 @@ mod tests {
     #[test]
     fn timer_h_reports_a_failure_never_acked() {
         let mut t = Transactions::new();
-        t.receive(
-            at(0),
-            udp(),
-            Message::Request(request("INVITE", "z9hG4bKc")),
-        );
-        let Some(Delivery::Request {
-            key, request: inv, ..
-        }) = t.poll_delivery()
-        else {
-            panic!()
-        };
-        t.respond(
-            at(0),
-            &key,
-            crate::sip::message::response_to(&inv, 403, "Forbidden", Some("x")),
-        );
+        send(&mut t, 0, udp(), "INVITE", "z9hG4bKc");
+        let (key, inv) = delivered(&mut t);
+        answer(&mut t, 0, &key, &inv, 403);
         run(&mut t, 10, 31_990);
         assert!(t.poll_delivery().is_none());
         run(&mut t, 32_000, 32_000);
@@ -790,31 +763,14 @@ mod tests {
     #[test]
     fn a_2xx_is_retransmitted_until_its_ack_arrives() {
         let mut t = Transactions::new();
-        t.receive(
-            at(0),
-            udp(),
-            Message::Request(request("INVITE", "z9hG4bKd")),
-        );
-        let Some(Delivery::Request {
-            key, request: inv, ..
-        }) = t.poll_delivery()
-        else {
-            panic!()
-        };
+        send(&mut t, 0, udp(), "INVITE", "z9hG4bKd");
+        let (key, inv) = delivered(&mut t);
         statuses(&mut t);
-        t.respond(
-            at(0),
-            &key,
-            crate::sip::message::response_to(&inv, 200, "OK", Some("x")),
-        );
+        answer(&mut t, 0, &key, &inv, 200);
         run(&mut t, 10, 1_600);
         assert_eq!(statuses(&mut t).len(), 3, "sent, then at 500 and 1500");
         // The ACK of a 2xx carries a new branch.
-        t.receive(
-            at(1_700),
-            udp(),
-            Message::Request(request("ACK", "z9hG4bKother")),
-        );
+        send(&mut t, 1_700, udp(), "ACK", "z9hG4bKother");
         assert!(matches!(t.poll_delivery(), Some(Delivery::Ack { .. })));
         run(&mut t, 1_710, 40_000);
         assert_eq!(statuses(&mut t).len(), 0);
@@ -824,22 +780,9 @@ mod tests {
     #[test]
     fn over_tcp_nothing_is_retransmitted_and_nothing_lingers() {
         let mut t = Transactions::new();
-        t.receive(
-            at(0),
-            tcp(),
-            Message::Request(request("OPTIONS", "z9hG4bKe")),
-        );
-        let Some(Delivery::Request {
-            key, request: r, ..
-        }) = t.poll_delivery()
-        else {
-            panic!()
-        };
-        t.respond(
-            at(0),
-            &key,
-            crate::sip::message::response_to(&r, 200, "OK", Some("x")),
-        );
+        send(&mut t, 0, tcp(), "OPTIONS", "z9hG4bKe");
+        let (key, r) = delivered(&mut t);
+        answer(&mut t, 0, &key, &r, 200);
         assert_eq!(statuses(&mut t), ["SIP/2.0 200 OK"]);
         run(&mut t, 0, 0);
         assert!(t.is_empty(), "timer J is zero over TCP");
@@ -848,25 +791,16 @@ mod tests {
     #[test]
     fn a_non_invite_server_transaction_answers_retransmissions_until_timer_j() {
         let mut t = Transactions::new();
-        t.receive(at(0), udp(), Message::Request(request("BYE", "z9hG4bKf")));
+        send(&mut t, 0, udp(), "BYE", "z9hG4bKf");
         assert!(statuses(&mut t).is_empty(), "no 100 for a non-INVITE");
-        let Some(Delivery::Request {
-            key, request: r, ..
-        }) = t.poll_delivery()
-        else {
-            panic!()
-        };
-        t.receive(at(100), udp(), Message::Request(request("BYE", "z9hG4bKf")));
+        let (key, r) = delivered(&mut t);
+        send(&mut t, 100, udp(), "BYE", "z9hG4bKf");
         assert!(
             statuses(&mut t).is_empty(),
             "Trying absorbs retransmissions"
         );
-        t.respond(
-            at(200),
-            &key,
-            crate::sip::message::response_to(&r, 200, "OK", None),
-        );
-        t.receive(at(900), udp(), Message::Request(request("BYE", "z9hG4bKf")));
+        answer(&mut t, 200, &key, &r, 200);
+        send(&mut t, 900, udp(), "BYE", "z9hG4bKf");
         assert_eq!(statuses(&mut t), ["SIP/2.0 200 OK", "SIP/2.0 200 OK"]);
         run(&mut t, 210, 32_190);
         assert!(!t.is_empty());
@@ -936,11 +870,7 @@ mod tests {
     #[test]
     fn a_cancel_finds_its_invite() {
         let mut t = Transactions::new();
-        t.receive(
-            at(0),
-            udp(),
-            Message::Request(request("INVITE", "z9hG4bKk")),
-        );
+        send(&mut t, 0, udp(), "INVITE", "z9hG4bKk");
         let cancel = request("CANCEL", "z9hG4bKk");
         assert!(t.invite_for_cancel(&cancel).is_some());
         assert!(
@@ -952,8 +882,8 @@ mod tests {
     #[test]
     fn rfc_2543_requests_without_a_cookie_still_match() {
         let mut t = Transactions::new();
-        t.receive(at(0), udp(), Message::Request(request("OPTIONS", "old1")));
-        t.receive(at(10), udp(), Message::Request(request("OPTIONS", "old1")));
+        send(&mut t, 0, udp(), "OPTIONS", "old1");
+        send(&mut t, 10, udp(), "OPTIONS", "old1");
         assert!(t.poll_delivery().is_some());
         assert!(
             t.poll_delivery().is_none(),
