@@ -166,21 +166,7 @@ impl Bench {
             .into_iter()
             .find(|r| r.status == 401)
             .expect("a 401 challenge");
-        let header = challenge
-            .headers
-            .all("WWW-Authenticate")
-            .find(|h| h.contains("MD5"))
-            .or_else(|| challenge.headers.get("WWW-Authenticate"))
-            .expect("a challenge")
-            .to_owned();
-        let nonce = header
-            .split("nonce=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_owned();
+        let nonce = challenge_nonce(&challenge);
         let text = make(None, 2);
         let method = text.split(' ').next().unwrap().to_owned();
         let uri = text.split(' ').nth(1).unwrap().to_owned();
@@ -202,6 +188,18 @@ impl Bench {
     fn blocked(&self, ext: &str) -> bool {
         self.store.extension(ext).unwrap().unwrap().state.blocked
     }
+}
+
+/// The nonce of a 401's MD5 challenge (the one the bench answers), or of its first.
+fn challenge_nonce(challenge: &Response) -> String {
+    let header = challenge
+        .headers
+        .all("WWW-Authenticate")
+        .find(|h| h.contains("MD5"))
+        .or_else(|| challenge.headers.get("WWW-Authenticate"))
+        .expect("a challenge");
+    let quoted = header.split("nonce=\"").nth(1).expect("a nonce");
+    quoted.split('"').next().unwrap_or_default().to_owned()
 }
 
 /// A fresh branch per request, so no test request is taken for a retransmission.
@@ -399,20 +397,7 @@ fn a_stale_nonce_is_challenged_again_with_stale() {
     let mut b = Bench::new();
     b.send(phone(5062), &register("101", None, 1));
     let r = b.responses().remove(0);
-    let h = r
-        .headers
-        .all("WWW-Authenticate")
-        .find(|h| h.contains("MD5"))
-        .unwrap()
-        .to_owned();
-    let nonce = h
-        .split("nonce=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let nonce = challenge_nonce(&r);
     b.wait(301_000);
     let auth = ClientAnswer {
         username: "101",
