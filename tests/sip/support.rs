@@ -253,8 +253,10 @@ impl Pbx {
 
     /// The end of the server's stderr.
     pub fn stderr_tail(&self, chars: usize) -> String {
-        let text = std::fs::read_to_string(self.dir().join("pbx.stderr.log")).unwrap_or_default();
-        format!("--- pbxctl run stderr (end) ---\n{}", tail(&text, chars))
+        format!(
+            "--- pbxctl run stderr (end) ---\n{}",
+            tail(&self.log(), chars)
+        )
     }
 
     /// The server's whole stderr so far.
@@ -262,16 +264,22 @@ impl Pbx {
         std::fs::read_to_string(self.dir().join("pbx.stderr.log")).unwrap_or_default()
     }
 
-    /// Runs `pbxctl ext ACTION EXT` on this server's config, as an administrator would.
-    pub fn ext(&self, action: &str, ext: &str) {
-        let out = Command::new(env!("CARGO_BIN_EXE_pbxctl"))
-            .args(["ext", action, ext, "--config"])
+    /// Runs `pbxctl ARGS --config <this server's config>`, as an administrator would.
+    fn pbxctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_pbxctl"))
+            .args(args)
+            .arg("--config")
             .arg(self.config())
             .current_dir(self.dir())
             .env_remove("PBXCTL_CONFIG")
             .env_remove("PBXCTL_DB")
             .output()
-            .expect("pbxctl ext runs");
+            .expect("pbxctl runs")
+    }
+
+    /// Runs `pbxctl ext ACTION EXT` on this server's config.
+    pub fn ext(&self, action: &str, ext: &str) {
+        let out = self.pbxctl(&["ext", action, ext]);
         assert!(
             out.status.success(),
             "pbxctl ext {action} {ext} failed ({}): {}",
@@ -282,14 +290,7 @@ impl Pbx {
 
     /// `pbxctl ext show EXT --json` against this server's config and database.
     pub fn ext_show(&self, ext: &str) -> serde_json::Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_pbxctl"))
-            .args(["ext", "show", ext, "--json", "--config"])
-            .arg(self.config())
-            .current_dir(self.dir())
-            .env_remove("PBXCTL_CONFIG")
-            .env_remove("PBXCTL_DB")
-            .output()
-            .expect("pbxctl ext show runs");
+        let out = self.pbxctl(&["ext", "show", ext, "--json"]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
