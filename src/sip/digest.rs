@@ -526,9 +526,9 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Token characters of RFC 3261 §25.1.
+/// Token characters of RFC 3261 §25.1, as the message grammar has them.
 fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c)
+    u8::try_from(c).is_ok_and(super::message::is_token_byte)
 }
 
 /// Splits `name=value, name="quoted value", ...` into pairs; `None` if malformed.

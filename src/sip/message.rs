@@ -23,6 +23,8 @@ mod parser;
 #[cfg(test)]
 mod tests;
 
+/// RFC 3261 `token` characters, for the other SIP grammars (digest parameters).
+pub(in crate::sip) use grammar::is_token_byte;
 pub use names::reason_phrase;
 pub use parser::{MAX_HEADER_BYTES, MAX_STREAM_BODY, leading_keepalive};
 

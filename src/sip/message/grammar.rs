@@ -10,7 +10,7 @@ use super::{CSeq, Method, NameAddr, Uri, Via};
 pub(super) type Why = &'static str;
 
 /// RFC 3261 `token` characters.
-pub(super) fn is_token_byte(b: u8) -> bool {
+pub(in crate::sip) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
 }
 
