@@ -22,6 +22,8 @@ pub struct Loaded {
     pub config: Config,
     /// Its dialplan.
     pub plan: Plan,
+    /// The plan's hooks, compiled.
+    pub hooks: Hooks,
     /// Settings in force.
     pub settings: Settings,
     /// The open, provisioned store.
@@ -38,7 +40,7 @@ pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
         eprint!("{}", f.render());
         exit::USAGE
     })?;
-    Hooks::compile(&plan).map_err(|ds| {
+    let hooks = Hooks::compile(&plan).map_err(|ds| {
         ds.iter()
             .for_each(|d| eprint!("{}", d.render(&plan.sources)));
         exit::USAGE
@@ -60,6 +62,7 @@ pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
     Ok(Loaded {
         config,
         plan,
+        hooks,
         settings,
         store,
     })
@@ -67,7 +70,6 @@ pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
 
 /// The plan parts of a load, with the prompt set and the SIP secrets provisioned.
 fn plan_parts(loaded: Loaded) -> Result<(PlanParts, Config), String> {
-    let hooks = Hooks::compile(&loaded.plan).map_err(|_| "the hooks do not compile".to_owned())?;
     crate::sip::credentials::provision(
         &loaded.store,
         &loaded.config.directory,
@@ -87,7 +89,7 @@ fn plan_parts(loaded: Loaded) -> Result<(PlanParts, Config), String> {
     }
     let parts = PlanParts {
         plan: Arc::new(loaded.plan),
-        hooks: Arc::new(hooks),
+        hooks: Arc::new(loaded.hooks),
         settings: loaded.settings,
         prompts: Arc::new(prompts),
     };
