@@ -387,10 +387,10 @@ pub enum ExprKind {
     Path { object: Object, fields: Vec<Word> },
     /// `not E`.
     Not(Box<Expr>),
-    /// `A and B`.
-    And(Box<Expr>, Box<Expr>),
-    /// `A or B`.
-    Or(Box<Expr>, Box<Expr>),
+    /// `A and B and ...`: a flat list, so a long chain is not a deep tree.
+    And(Vec<Expr>),
+    /// `A or B or ...`: a flat list, so a long chain is not a deep tree.
+    Or(Vec<Expr>),
     /// `A op B`.
     Compare(CompareOp, Box<Expr>, Box<Expr>),
     /// `tally(NAME, KEY, WINDOW)`.

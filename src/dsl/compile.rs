@@ -976,7 +976,12 @@ impl<'a> Compiler<'a> {
         match &expr.kind {
             ExprKind::Literal(_) => {}
             ExprKind::Not(e) => self.check_expr(e, names),
-            ExprKind::And(a, b) | ExprKind::Or(a, b) | ExprKind::Compare(_, a, b) => {
+            ExprKind::And(parts) | ExprKind::Or(parts) => {
+                for part in parts {
+                    self.check_expr(part, names);
+                }
+            }
+            ExprKind::Compare(_, a, b) => {
                 self.check_expr(a, names);
                 self.check_expr(b, names);
             }
@@ -1143,5 +1148,46 @@ mod tests {
         assert_eq!(plan.policies.len(), 3);
         assert_eq!(plan.classes.len(), 4);
         assert!(plan.rules.dial.len() >= 8);
+    }
+
+    /// Every pass (parse, checks, lowering) must hold at the deepest nesting the
+    /// parser lets through, in a test thread's small stack and an unoptimised build.
+    #[test]
+    fn a_plan_nested_to_the_limit_compiles() {
+        use super::super::nesting::MAX_NESTING;
+        let blocks = MAX_NESTING - 1;
+        let ifs = format!(
+            "dial 1 {{\n{}hangup\n{}}}\n",
+            "if caller.blocked {\n".repeat(blocks),
+            "}\n".repeat(blocks)
+        );
+        let parens = MAX_NESTING - 1;
+        let expr = format!(
+            "dial 2 {{\n let x = {}not caller.blocked{}\n if x {{ hangup }}\n}}\n",
+            "(".repeat(parens),
+            ")".repeat(parens)
+        );
+        let chain = format!(
+            "dial 3 {{\n if caller.blocked {{ hangup }}{}\n}}\n",
+            " else if caller.blocked { hangup }".repeat(MAX_NESTING - 2)
+        );
+        for text in [ifs, expr, chain] {
+            compile_str("deep.pbx", &text).unwrap_or_else(|f| panic!("{}", f.render()));
+        }
+        let too_deep = format!(
+            "dial 1 {{\n{}hangup\n{}}}\n",
+            "if caller.blocked {\n".repeat(blocks + 1),
+            "}\n".repeat(blocks + 1)
+        );
+        let failure = compile_str("deep.pbx", &too_deep).unwrap_err();
+        assert_eq!(failure.diagnostics.len(), 1);
+        assert_eq!(failure.diagnostics[0].code, "nesting");
+        assert!(
+            failure
+                .render()
+                .contains(&format!("deep.pbx:{}:", MAX_NESTING + 1)),
+            "{}",
+            failure.render()
+        );
     }
 }

@@ -3,6 +3,7 @@
 pub mod ast;
 pub mod compile;
 pub mod diagnostic;
+pub mod nesting;
 pub mod parse;
 pub mod pattern;
 pub mod plan;

@@ -3,6 +3,7 @@
 
 use super::ast::*;
 use super::diagnostic::Diagnostic;
+use super::nesting;
 use super::pattern::Pattern;
 use super::span::{FileId, Span};
 use crate::clock::Duration;
@@ -15,6 +16,7 @@ struct DialplanParser;
 
 /// Parses one file. Syntax errors come back as diagnostics with spans.
 pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
+    nesting::check(file, text).map_err(|d| vec![d])?;
     let mut pairs =
         DialplanParser::parse(Rule::plan, text).map_err(|e| vec![syntax_error(file, text, e)])?;
     let mut cx = Cx {
@@ -575,25 +577,20 @@ impl Cx {
             Rule::expr => self.parse_expr(pair.into_inner().next().unwrap()),
             Rule::or_expr | Rule::and_expr => {
                 let is_or = pair.as_rule() == Rule::or_expr;
-                let mut parts = pair
+                let mut parts: Vec<Expr> = pair
                     .into_inner()
                     .filter(|p| !matches!(p.as_rule(), Rule::kw_and | Rule::kw_or))
                     .map(|p| self.parse_expr(p))
-                    .collect::<Vec<_>>()
-                    .into_iter();
-                let first = parts.next().unwrap();
-                parts.fold(first, |acc, next| {
-                    let span = Span {
-                        end: next.span.end,
-                        ..acc.span
-                    };
-                    let kind = if is_or {
-                        ExprKind::Or(Box::new(acc), Box::new(next))
-                    } else {
-                        ExprKind::And(Box::new(acc), Box::new(next))
-                    };
-                    Expr { kind, span }
-                })
+                    .collect();
+                if parts.len() == 1 {
+                    return parts.pop().unwrap();
+                }
+                let kind = if is_or {
+                    ExprKind::Or(parts)
+                } else {
+                    ExprKind::And(parts)
+                };
+                Expr { kind, span }
             }
             Rule::not_expr => {
                 let mut nots = 0;
@@ -605,6 +602,9 @@ impl Cx {
                     }
                 }
                 let mut e = inner.unwrap();
+                // `not not x` is the truth of x, so only the count's parity matters; two
+                // are kept for an even count, so `x` is still turned into a truth value.
+                let nots = if nots == 0 { 0 } else { 2 - nots % 2 };
                 for _ in 0..nots {
                     e = Expr {
                         kind: ExprKind::Not(Box::new(e)),

@@ -69,8 +69,22 @@ impl Scope<'_> {
         Ok(match &expr.kind {
             ExprKind::Literal(lit) => Value::from(lit),
             ExprKind::Not(e) => Value::Bool(!self.eval(e)?.truthy()),
-            ExprKind::And(a, b) => Value::Bool(self.eval(a)?.truthy() && self.eval(b)?.truthy()),
-            ExprKind::Or(a, b) => Value::Bool(self.eval(a)?.truthy() || self.eval(b)?.truthy()),
+            ExprKind::And(parts) => {
+                for part in parts {
+                    if !self.eval(part)?.truthy() {
+                        return Ok(Value::Bool(false));
+                    }
+                }
+                Value::Bool(true)
+            }
+            ExprKind::Or(parts) => {
+                for part in parts {
+                    if self.eval(part)?.truthy() {
+                        return Ok(Value::Bool(true));
+                    }
+                }
+                Value::Bool(false)
+            }
             ExprKind::Compare(op, a, b) => {
                 let (l, r) = (self.eval(a)?, self.eval(b)?);
                 let ord = || {
