@@ -2,7 +2,7 @@
 
 use super::span::{SourceMap, Span};
 use codespan_reporting::diagnostic::{Diagnostic as Drawn, Label};
-use codespan_reporting::files::SimpleFiles;
+use codespan_reporting::files::{Error as FilesError, Files};
 use codespan_reporting::term::{self, Chars};
 use serde::Serialize;
 
@@ -75,11 +75,6 @@ impl Diagnostic {
 
     /// Draws the diagnostic as rustc does: `file:line:col`, the line, a caret.
     pub fn render(&self, sources: &SourceMap) -> String {
-        let mut files = SimpleFiles::new();
-        let ids: Vec<usize> = sources
-            .files()
-            .map(|(_, f)| files.add(f.path.display().to_string(), f.text.as_str()))
-            .collect();
         let drawn = match self.severity {
             Severity::Error => Drawn::error(),
             Severity::Warning => Drawn::warning(),
@@ -88,7 +83,7 @@ impl Diagnostic {
         .with_message(&self.message);
         let drawn = match self.span {
             Some(span) => drawn.with_labels(vec![
-                Label::primary(ids[span.file.0 as usize], span.range()).with_message(&self.label),
+                Label::primary(span.file.0 as usize, span.range()).with_message(&self.label),
             ]),
             None => drawn,
         };
@@ -96,7 +91,7 @@ impl Diagnostic {
             chars: Chars::ascii(),
             ..term::Config::default()
         };
-        term::emit_into_string(&config, &files, &drawn)
+        term::emit_into_string(&config, &Drawable(sources), &drawn)
             .unwrap_or_else(|_| format!("{}: {}\n", self.severity_word(), self.message))
     }
 
@@ -140,6 +135,50 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         }
+    }
+}
+
+/// The source map as codespan reads it. Lines come from the map's own index, so
+/// drawing a diagnostic costs the lines it shows, not the size of the file.
+struct Drawable<'a>(&'a SourceMap);
+
+impl<'a> Files<'a> for Drawable<'a> {
+    type FileId = usize;
+    type Name = std::path::Display<'a>;
+    type Source = &'a str;
+
+    fn name(&'a self, id: usize) -> Result<Self::Name, FilesError> {
+        Ok(self.file(id)?.path.display())
+    }
+
+    fn source(&'a self, id: usize) -> Result<&'a str, FilesError> {
+        Ok(self.file(id)?.text.as_str())
+    }
+
+    fn line_index(&'a self, id: usize, byte_index: usize) -> Result<usize, FilesError> {
+        Ok(self.file(id)?.line_index(byte_index))
+    }
+
+    fn line_range(
+        &'a self,
+        id: usize,
+        line_index: usize,
+    ) -> Result<std::ops::Range<usize>, FilesError> {
+        let file = self.file(id)?;
+        file.line_range(line_index).ok_or(FilesError::LineTooLarge {
+            given: line_index,
+            max: file.line_index(file.text.len()),
+        })
+    }
+}
+
+impl<'a> Drawable<'a> {
+    fn file(&self, id: usize) -> Result<&'a super::span::SourceFile, FilesError> {
+        let map: &'a SourceMap = self.0;
+        map.files()
+            .nth(id)
+            .map(|(_, f)| f)
+            .ok_or(FilesError::FileMissing)
     }
 }
 
