@@ -587,7 +587,7 @@ impl<S: Store> Engine<S> {
                 }
                 Op::Run(hook) => {
                     let facts = self.facts(id, None);
-                    match self.decide(id, hook, &facts) {
+                    match self.decide(now, id, hook, &facts) {
                         Decision::Allow => {}
                         Decision::Deny(reason) => {
                             self.reject(now, id, &reason);
@@ -697,14 +697,21 @@ impl<S: Store> Engine<S> {
                     .or_insert(0) += 1;
                 if let (Some(after), Some(s)) = (locked_now, &secret) {
                     let name = self.plan.policies[target.policy].name.clone();
-                    self.on_lockout(id, s, name, after.failures);
+                    self.on_lockout(now, id, s, name, after.failures);
                 }
                 invalid
             }
         })
     }
 
-    fn on_lockout(&mut self, id: LegId, secret: &SecretId, policy: String, failures: u32) {
+    fn on_lockout(
+        &mut self,
+        now: Timestamp,
+        id: LegId,
+        secret: &SecretId,
+        policy: String,
+        failures: u32,
+    ) {
         let facts = serde_json::json!({
             "owner_kind": secret.owner_kind.as_str(),
             "owner": secret.owner,
@@ -713,12 +720,18 @@ impl<S: Store> Engine<S> {
             "failures": failures,
         });
         // A notification: its decision does not undo the lockout.
-        let _ = self.decide(id, "on-lockout", &facts);
+        let _ = self.decide(now, id, "on-lockout", &facts);
     }
 
     /// Runs a hook; a failing hook is logged and denies.
-    fn decide(&mut self, id: LegId, hook: &str, facts: &serde_json::Value) -> Decision {
-        match self.hooks.call(hook, facts) {
+    fn decide(
+        &mut self,
+        now: Timestamp,
+        id: LegId,
+        hook: &str,
+        facts: &serde_json::Value,
+    ) -> Decision {
+        match self.hooks.call(hook, facts, now) {
             Ok(Some(d)) => d,
             Ok(None) => Decision::Allow,
             Err(failure) => {
@@ -829,7 +842,7 @@ impl<S: Store> Engine<S> {
             return Ok(Stop::Wait);
         }
         let facts = self.facts(id, Some(&number));
-        if let Decision::Deny(reason) = self.decide(id, "before-outbound", &facts) {
+        if let Decision::Deny(reason) = self.decide(now, id, "before-outbound", &facts) {
             let reason = if crate::dsl::plan::REJECT_REASONS.contains(&reason.as_str()) {
                 reason
             } else {

@@ -1,7 +1,10 @@
-//! Rhai hooks, sandboxed: bounded operations, depth and sizes; no modules, no
-//! `eval`, no files, network or processes. A hook that fails decides "deny".
-//! The only module that sees rhai.
+//! Rhai hooks, sandboxed ([`sandbox`]): bounded operations, wall time, depth and
+//! sizes; no clock, no sleep, no modules, no `eval`, no files, network or processes.
+//! A hook that fails decides "deny". The only module that sees rhai.
 
+pub mod sandbox;
+
+use crate::clock::Timestamp;
 use crate::dsl::Plan;
 use crate::dsl::diagnostic::Diagnostic;
 use crate::dsl::plan::HookCode;
@@ -37,16 +40,12 @@ impl std::fmt::Display for HookFailure {
     }
 }
 
-/// Limits on one hook call.
-const MAX_OPERATIONS: u64 = 50_000;
-const MAX_CALL_LEVELS: usize = 16;
-const MAX_STRING: usize = 4_096;
-const MAX_ARRAY: usize = 1_024;
-const MAX_MAP: usize = 256;
+pub use sandbox::Limits;
 
 /// The compiled hooks of a plan.
 pub struct Hooks {
     engine: rhai::Engine,
+    limits: Limits,
     compiled: BTreeMap<String, (rhai::AST, HookCode)>,
 }
 
@@ -58,31 +57,34 @@ impl std::fmt::Debug for Hooks {
     }
 }
 
-fn sandbox() -> rhai::Engine {
-    let mut engine = rhai::Engine::new();
-    engine.set_max_operations(MAX_OPERATIONS);
-    engine.set_max_call_levels(MAX_CALL_LEVELS);
-    engine.set_max_expr_depths(64, 32);
-    engine.set_max_string_size(MAX_STRING);
-    engine.set_max_array_size(MAX_ARRAY);
-    engine.set_max_map_size(MAX_MAP);
-    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
-    engine.disable_symbol("eval");
-    // Hooks may not write to the server's stdout; print and debug are dropped.
-    engine.on_print(|_| {});
-    engine.on_debug(|_, _, _| {});
-    engine
-}
-
 impl Hooks {
-    /// Compiles every hook of a plan; syntax errors point into the hook's file.
+    /// Compiles every hook of a plan under the default limits; syntax errors and calls
+    /// of functions the sandbox does not have point into the hook's file.
     pub fn compile(plan: &Plan) -> Result<Hooks, Vec<Diagnostic>> {
-        let engine = sandbox();
+        Hooks::compile_with(plan, Limits::default())
+    }
+
+    /// Compiles every hook of a plan under `limits`.
+    pub fn compile_with(plan: &Plan, limits: Limits) -> Result<Hooks, Vec<Diagnostic>> {
+        let engine = sandbox::engine(limits);
         let mut compiled = BTreeMap::new();
         let mut errors = Vec::new();
         for (name, code) in &plan.hooks {
             match engine.compile(&code.code) {
                 Ok(ast) => {
+                    for (function, pos) in sandbox::unknown_calls(&engine, &ast) {
+                        let location = locate(code, pos);
+                        errors.push(
+                            Diagnostic::error(
+                                "hook-call",
+                                code.span,
+                                format!(
+                                    "hook `{name}` calls `{function}`, which hooks do not have, at {location}"
+                                ),
+                            )
+                            .with_label("in this hook"),
+                        );
+                    }
                     compiled.insert(name.clone(), (ast, code.clone()));
                 }
                 Err(e) => {
@@ -99,7 +101,11 @@ impl Hooks {
             }
         }
         if errors.is_empty() {
-            Ok(Hooks { engine, compiled })
+            Ok(Hooks {
+                engine,
+                limits,
+                compiled,
+            })
         } else {
             Err(errors)
         }
@@ -110,12 +116,14 @@ impl Hooks {
         self.compiled.contains_key(name)
     }
 
-    /// Runs a hook with `leg` bound to `facts`. `Ok(None)`: no such hook.
+    /// Runs a hook with `leg` bound to `facts` and `now` to the engine's time (ms since
+    /// the Unix epoch). `Ok(None)`: no such hook.
     /// A hook returns `true` or nothing to allow, `false` or a reason string to deny.
     pub fn call(
         &self,
         name: &str,
         facts: &serde_json::Value,
+        now: Timestamp,
     ) -> Result<Option<Decision>, HookFailure> {
         let Some((ast, code)) = self.compiled.get(name) else {
             return Ok(None);
@@ -129,10 +137,19 @@ impl Hooks {
             .map_err(|e| fail(e.to_string(), rhai::Position::NONE))?;
         let mut scope = rhai::Scope::new();
         scope.push_constant("leg", facts_value);
-        let result = self
-            .engine
-            .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, ast)
-            .map_err(|e| fail(e.to_string(), e.position()))?;
+        scope.push_constant("now", now.0);
+        let result = sandbox::with_deadline(self.limits, || {
+            self.engine
+                .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, ast)
+        })
+        .map_err(|e| {
+            // A run stopped by the wall-time guard carries the guard's own message.
+            let message = match &*e {
+                rhai::EvalAltResult::ErrorTerminated(why, _) => why.to_string(),
+                other => other.to_string(),
+            };
+            fail(message, e.position())
+        })?;
         if result.is_unit() {
             return Ok(Some(Decision::Allow));
         }
@@ -172,6 +189,8 @@ fn locate(code: &HookCode, pos: rhai::Position) -> String {
 mod tests {
     use super::*;
 
+    const T: Timestamp = Timestamp(1_772_355_600_000);
+
     fn hooks(plan_text: &str) -> Hooks {
         let plan = crate::dsl::compile_str("t.pbx", plan_text)
             .unwrap_or_else(|f| panic!("{}", f.render()));
@@ -185,16 +204,16 @@ mod tests {
         );
         let facts = serde_json::json!({"number": "19005551234"});
         assert_eq!(
-            h.call("before-outbound", &facts).unwrap(),
+            h.call("before-outbound", &facts, T).unwrap(),
             Some(Decision::Deny("restricted".into()))
         );
         let facts = serde_json::json!({"number": "5551234"});
         assert_eq!(
-            h.call("before-outbound", &facts).unwrap(),
+            h.call("before-outbound", &facts, T).unwrap(),
             Some(Decision::Allow)
         );
-        assert_eq!(h.call("quiet", &facts).unwrap(), Some(Decision::Allow));
-        assert_eq!(h.call("absent", &facts).unwrap(), None);
+        assert_eq!(h.call("quiet", &facts, T).unwrap(), Some(Decision::Allow));
+        assert_eq!(h.call("absent", &facts, T).unwrap(), None);
     }
 
     #[test]
@@ -203,15 +222,15 @@ mod tests {
             "# a plan\nhook spin \"\"\"\nlet x = 0;\nloop { x += 1; }\n\"\"\"\nhook grab \"\"\"\nimport \"secrets\" as s;\n\"\"\"\nhook big \"\"\"\nlet s = \"x\"; loop { s += s; }\n\"\"\"",
         );
         let facts = serde_json::json!({});
-        let spin = h.call("spin", &facts).unwrap_err();
+        let spin = h.call("spin", &facts, T).unwrap_err();
         assert!(
             spin.message.to_lowercase().contains("too many operations"),
             "{spin}"
         );
         assert!(spin.location.starts_with("t.pbx:4:"), "{spin}");
-        let grab = h.call("grab", &facts).unwrap_err();
+        let grab = h.call("grab", &facts, T).unwrap_err();
         assert!(grab.location.starts_with("t.pbx:7:"), "{grab}");
-        let big = h.call("big", &facts).unwrap_err();
+        let big = h.call("big", &facts, T).unwrap_err();
         assert!(big.message.to_lowercase().contains("string"), "{big}");
     }
 
@@ -220,7 +239,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("screen.rhai"),
-            "// screening\nlet n = leg.number;\nn.no_such_method()\n",
+            "// screening\nlet n = leg.number.len();\nn / 0\n",
         )
         .unwrap();
         std::fs::write(
@@ -231,7 +250,7 @@ mod tests {
         let plan = crate::dsl::load(&dir.path().join("plan.pbx")).unwrap();
         let hooks = Hooks::compile(&plan).unwrap();
         let failure = hooks
-            .call("screen", &serde_json::json!({"number": "5551234"}))
+            .call("screen", &serde_json::json!({"number": "5551234"}), T)
             .unwrap_err();
         let expected = format!("{}:3:", dir.path().join("screen.rhai").display());
         assert!(failure.location.starts_with(&expected), "{failure}");
@@ -247,5 +266,56 @@ mod tests {
             errs
         );
         assert!(errs[0].message.contains("t.pbx:2:"), "{:?}", errs);
+    }
+
+    #[test]
+    fn hooks_have_no_clock_sleep_or_exit() {
+        let plan = crate::dsl::compile_str(
+            "t.pbx",
+            "hook nap \"\"\"\nsleep(8); true\n\"\"\"\nhook clock \"\"\"\nlet t = timestamp();\nexit(1)\n\"\"\"",
+        )
+        .unwrap();
+        let errs = Hooks::compile(&plan).unwrap_err();
+        let messages: Vec<&str> = errs.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(errs.len(), 3, "{messages:?}");
+        assert!(messages[0].contains("calls `timestamp`") && messages[0].contains("t.pbx:5:"));
+        assert!(messages[1].contains("calls `exit`") && messages[1].contains("t.pbx:6:"));
+        assert!(messages[2].contains("calls `sleep`") && messages[2].contains("t.pbx:2:"));
+        assert!(errs.iter().all(|d| d.code == "hook-call"));
+
+        // Reached another way, `sleep` still does not exist: the hook fails at once.
+        let h = hooks("hook nap \"\"\"\nlet f = Fn(\"sleep\");\nf.call(100); true\n\"\"\"");
+        let failure = h.call("nap", &serde_json::json!({}), T).unwrap_err();
+        assert!(failure.message.contains("sleep"), "{failure}");
+    }
+
+    #[test]
+    fn now_is_the_time_the_engine_was_given() {
+        let h = hooks(
+            "hook night \"\"\"\nlet hour = (now / 3600000) % 24;\nif hour >= 20 || hour < 7 { \"restricted\" } else { true }\n\"\"\"",
+        );
+        // T is 09:00 UTC.
+        let facts = serde_json::json!({});
+        assert_eq!(h.call("night", &facts, T).unwrap(), Some(Decision::Allow));
+        let late = Timestamp(T.0 + 12 * 3_600_000);
+        assert_eq!(
+            h.call("night", &facts, late).unwrap(),
+            Some(Decision::Deny("restricted".into()))
+        );
+    }
+
+    #[test]
+    fn wall_time_is_bounded_as_well_as_operations() {
+        let plan = crate::dsl::compile_str("t.pbx", "hook spin \"\"\"\nloop { }\n\"\"\"").unwrap();
+        let limits = Limits {
+            operations: 0, // unlimited: only the wall clock can stop it
+            wall: std::time::Duration::from_millis(20),
+        };
+        let h = Hooks::compile_with(&plan, limits).unwrap();
+        let failure = h.call("spin", &serde_json::json!({}), T).unwrap_err();
+        assert!(
+            failure.message.contains("ran longer than 20 ms"),
+            "{failure}"
+        );
     }
 }
