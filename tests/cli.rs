@@ -2,6 +2,8 @@
 
 #[path = "cli/admin.rs"]
 mod admin;
+#[path = "cli/hardening.rs"]
+mod hardening;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
