@@ -7,7 +7,7 @@ use crate::directory::validate::Settings;
 use crate::dsl::Plan;
 use crate::hooks::Hooks;
 use crate::media::prompt_set::PromptSet;
-use crate::sip::digest::{Algorithm, Nonces};
+use crate::sip::auth::{Algorithm, Nonces};
 use crate::sip::edge::{Control, EdgeConfig, PlanParts, serve};
 use crate::sip::source_guard::GuardPolicy;
 use crate::sip::switch::Settings as SwitchSettings;
@@ -70,7 +70,7 @@ pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
 
 /// The plan parts of a load, with the prompt set and the SIP secrets provisioned.
 fn plan_parts(loaded: Loaded) -> Result<(PlanParts, Config), String> {
-    crate::sip::credentials::provision(
+    crate::sip::auth::secrets::provision(
         &loaded.store,
         &loaded.config.directory,
         &loaded.config.sip.realm,

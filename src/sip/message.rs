@@ -24,7 +24,7 @@ mod parser;
 mod tests;
 
 /// RFC 3261 `token` characters, for the other SIP grammars (digest parameters).
-pub(in crate::sip) use grammar::is_token_byte;
+pub(in crate::sip) use grammar::auth_params;
 pub use names::reason_phrase;
 pub use parser::{MAX_HEADER_BYTES, MAX_STREAM_BODY, leading_keepalive};
 

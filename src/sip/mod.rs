@@ -3,9 +3,9 @@
 //!
 //! Everything here is sans-IO except `edge`, which owns the sockets and the clock.
 
-pub mod credentials;
-pub mod digest;
+pub mod auth;
 pub mod edge;
+pub mod log_budget;
 pub mod message;
 pub mod registrar;
 pub mod sdp;

@@ -7,8 +7,8 @@
 //! call's RTP stream, turns RFC 4733 events, in-band tones and SIP INFO into digits, and
 //! sends BYE once the engine hangs up and the last prompt has played.
 
-use super::credentials;
-use super::digest::{self, Algorithm, Credentials, NonceState, Nonces};
+use super::auth::{Algorithm, Authority, Credentials, Judgement, secrets};
+use super::log_budget::LogBudget;
 use super::message::{self, Method, Request, parse, response_to};
 use super::registrar::{MIN_EXPIRES, Refusal, Registrar};
 use super::sdp::{self, Negotiated};
@@ -170,7 +170,9 @@ pub struct Switch<S: Store + Clone> {
     transactions: Transactions,
     registrar: Registrar,
     guard: SourceGuard,
-    nonces: Nonces,
+    authority: Authority,
+    /// Rations the lines a sender of bad packets can cause.
+    log_budget: LogBudget,
     store: S,
     prompts: Arc<PromptSet>,
     /// Engines by generation; the last one takes new calls.
@@ -190,7 +192,13 @@ impl<S: Store + Clone> Switch<S> {
     pub fn new(settings: Settings, store: S, engine: Engine<S>, prompts: Arc<PromptSet>) -> Self {
         Switch {
             guard: SourceGuard::new(settings.guard),
-            nonces: Nonces::new(settings.nonce_key, settings.nonce_lifetime),
+            authority: Authority::new(
+                settings.realm.clone(),
+                settings.algorithms.clone(),
+                settings.nonce_key,
+                settings.nonce_lifetime,
+            ),
+            log_budget: LogBudget::default(),
             settings,
             transactions: Transactions::new(),
             registrar: Registrar::new(),
@@ -262,6 +270,7 @@ impl<S: Store + Clone> Switch<S> {
         if self.next_sweep.is_some_and(|t| t <= now) {
             self.registrar.sweep(now);
             self.guard.sweep(now);
+            self.log_budget.report(now);
             self.next_sweep = Some(now.after(SWEEP_EVERY));
         }
         self.retire_engines();
@@ -313,7 +322,9 @@ impl<S: Store + Clone> Switch<S> {
                         bytes: r.to_bytes(),
                     }));
                 }
-                info!(peer = %from, reason = %e.reason, "dropped a malformed SIP message");
+                if self.log_budget.admit(now, "malformed") {
+                    info!(peer = %from, reason = %e.reason, "dropped a malformed SIP message");
+                }
             }
         }
     }
@@ -419,26 +430,7 @@ impl<S: Store + Clone> Switch<S> {
             self.challenge(now, key, request, false);
             return None;
         };
-        if !creds.realm.eq_ignore_ascii_case(&self.settings.realm)
-            || !self.settings.algorithms.contains(&creds.algorithm.base())
-        {
-            // An answer for another realm, or in an algorithm we did not offer (a downgrade),
-            // is not an answer to our challenge.
-            self.challenge(now, key, request, false);
-            return None;
-        }
-        match self.nonces.check(&creds.nonce, now) {
-            NonceState::Valid => {}
-            NonceState::Stale => {
-                self.challenge(now, key, request, true);
-                return None;
-            }
-            NonceState::Invalid => {
-                self.challenge(now, key, request, false);
-                return None;
-            }
-        }
-        let stored = match credentials::lookup(&self.store, &creds.username) {
+        let stored = match secrets::lookup(&self.store, &creds.username) {
             Ok(s) => s,
             Err(e) => {
                 warn!(error = %e, "the store failed during authentication");
@@ -446,25 +438,49 @@ impl<S: Store + Clone> Switch<S> {
                 return None;
             }
         };
-        let ok = stored
-            .as_ref()
-            .is_some_and(|s| digest::verify(&creds, request.method.as_str(), s));
-        if ok {
-            self.guard.success(ip);
-            Some(creds.username)
-        } else {
-            self.auth_failure(now, ip, Some(&creds.username));
-            if self.guard.blocked(ip, now).is_some() {
-                self.respond(now, key, request, 403);
-            } else {
-                self.challenge(now, key, request, false);
+        let method = request.method.as_str();
+        match self
+            .authority
+            .judge(now, &creds, method, &request.uri, stored.as_ref())
+        {
+            Judgement::Accepted => {
+                self.guard.success(ip);
+                return Some(creds.username);
             }
-            None
+            Judgement::NotOurs => self.challenge(now, key, request, false),
+            Judgement::Stale => self.challenge(now, key, request, true),
+            Judgement::Replayed => {
+                if self.log_budget.admit(now, "digest-replay") {
+                    info!(source = %ip, user = %creds.username, "a digest answer was sent again; challenged afresh");
+                }
+                self.challenge(now, key, request, true);
+            }
+            Judgement::WrongUri => {
+                self.auth_failure(now, ip, Some(&creds.username));
+                let r = response_to(
+                    request,
+                    400,
+                    "Authorization uri is not the Request-URI",
+                    Some(&tag_for(request)),
+                );
+                self.transactions.respond(now, key, r);
+            }
+            Judgement::Wrong => {
+                self.auth_failure(now, ip, Some(&creds.username));
+                if self.guard.blocked(ip, now).is_some() {
+                    self.respond(now, key, request, 403);
+                } else {
+                    self.challenge(now, key, request, false);
+                }
+            }
         }
+        None
     }
 
     fn auth_failure(&mut self, now: Timestamp, ip: IpAddr, user: Option<&str>) {
-        info!(source = %ip, user = user.unwrap_or("-"), "failed SIP authentication");
+        if self.log_budget.admit(now, "auth-failure") {
+            info!(source = %ip, user = user.unwrap_or("-"), "failed SIP authentication");
+        }
         if let Some(until) = self.guard.failure(ip, now) {
             warn!(
                 source = %ip,
@@ -475,16 +491,12 @@ impl<S: Store + Clone> Switch<S> {
     }
 
     fn challenge(&mut self, now: Timestamp, key: &ServerKey, request: &Request, stale: bool) {
-        let nonce = self.nonces.mint(now);
-        let challenges = digest::challenges(
-            &self.settings.realm,
-            &nonce,
-            stale,
-            &self.settings.algorithms,
-        )
-        .into_iter()
-        .map(|c| ("WWW-Authenticate", c))
-        .collect();
+        let challenges = self
+            .authority
+            .challenge(now, stale)
+            .into_iter()
+            .map(|c| ("WWW-Authenticate", c))
+            .collect();
         self.respond_with(now, key, request, 401, challenges);
     }
 

@@ -471,6 +471,50 @@ fn header_params(s: &str, mut i: usize) -> Result<Vec<(String, Option<String>)>,
     }
 }
 
+/// Parses the `name=value` list of a Digest `Authorization` value (RFC 3261 §25.1
+/// `digest-response`, RFC 7616 §3.4) after its scheme. A value is a quoted string,
+/// unescaped as [`quoted_string`] does, or bare text up to the next comma or space
+/// (tokens, and the unquoted URIs some phones send). Empty list elements are allowed.
+pub(in crate::sip) fn auth_params(s: &str) -> Result<Vec<(String, String)>, Why> {
+    let b = s.as_bytes();
+    let mut params = Vec::new();
+    let mut i = 0;
+    loop {
+        i = take_while(s, i, |c| is_ws(c) || c == b',');
+        if i >= b.len() {
+            return Ok(params);
+        }
+        let name_end = take_while(s, i, is_token_byte);
+        let name = s.get(i..name_end).unwrap_or("");
+        if name.is_empty() {
+            return Err("expected a parameter name");
+        }
+        i = skip_ws(s, name_end);
+        if b.get(i) != Some(&b'=') {
+            return Err("expected = after a parameter name");
+        }
+        i = skip_ws(s, i + 1);
+        let value = if b.get(i) == Some(&b'"') {
+            let (value, end) = quoted_string(s, i)?;
+            i = end;
+            value
+        } else {
+            let end = take_while(s, i, |c| !is_ws(c) && c != b',' && c != b'"');
+            let value = s.get(i..end).unwrap_or("");
+            if value.is_empty() {
+                return Err("empty parameter value");
+            }
+            i = end;
+            value.to_owned()
+        };
+        i = skip_ws(s, i);
+        if b.get(i).is_some_and(|&c| c != b',') {
+            return Err("junk after a parameter");
+        }
+        params.push((name.to_owned(), value));
+    }
+}
+
 /// Parses one name-addr / addr-spec element (From, To, one Contact, one Route).
 pub(super) fn parse_name_addr(v: &str, allow_star: bool) -> Result<NameAddr, Why> {
     let v = trim_ws(v);

@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::directory::Config;
-use crate::sip::digest::{Algorithm, ClientAnswer};
+use crate::sip::auth::client::ClientAnswer;
+use crate::sip::auth::{Algorithm, DEFAULT_ALGORITHMS};
 use crate::sip::message::{Message, Response};
 use crate::sip::transaction::Transport;
 use crate::store::{SecretHasher, SqliteStore};
@@ -36,7 +37,7 @@ fn engine_for(store: &Rc<SqliteStore>) -> Engine<Rc<SqliteStore>> {
     store
         .provision(&config.directory, &SecretHasher::fast())
         .unwrap();
-    credentials::provision(store, &config.directory, "pbx.local").unwrap();
+    secrets::provision(store, &config.directory, "pbx.local").unwrap();
     Engine::new(
         Arc::new(plan),
         Arc::new(hooks),
@@ -52,7 +53,7 @@ fn prompts() -> Arc<PromptSet> {
 
 impl Bench {
     fn new() -> Bench {
-        Bench::offering(crate::sip::digest::DEFAULT_ALGORITHMS.to_vec())
+        Bench::offering(DEFAULT_ALGORITHMS.to_vec())
     }
 
     fn offering(algorithms: Vec<Algorithm>) -> Bench {
@@ -717,4 +718,149 @@ fn rfc4475_torture_messages() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// An `Authorization` value for `user` answering `nonce` (MD5, qop=auth, count `nc`).
+fn answer(user: &str, password: &str, nonce: &str, method: &str, uri: &str, nc: u32) -> String {
+    ClientAnswer {
+        username: user,
+        password,
+        realm: "pbx.local",
+        nonce,
+        method,
+        uri,
+        algorithm: Algorithm::Md5,
+        qop_auth: Some(("c0ffee", nc)),
+    }
+    .authorization()
+}
+
+/// The probe of issue 8: one authenticated call to an outside number, then its exact
+/// `Authorization` header sent again in ten new calls from other addresses, and on a
+/// call to another number.
+#[test]
+fn a_captured_authorization_is_not_accepted_again() {
+    let mut b = Bench::new();
+    let uri = "sip:9011441234567@pbx.local";
+    b.send(
+        phone(5062),
+        &invite("101", "9011441234567", "first", None, 1),
+    );
+    let challenge = b.responses().into_iter().find(|r| r.status == 401).unwrap();
+    let auth = answer(
+        "101",
+        "sip-pass-101",
+        &challenge_nonce(&challenge),
+        "INVITE",
+        uri,
+        1,
+    );
+    b.send(
+        phone(5062),
+        &invite("101", "9011441234567", "first", Some(&auth), 2),
+    );
+    let first = b.statuses();
+    assert!(
+        !first.contains(&401),
+        "the phone's own answer is taken: {first:?}"
+    );
+    let calls_after_first = b.switch.next_call;
+    assert_eq!(calls_after_first, 2, "the first INVITE became call 1");
+
+    for n in 0..10u8 {
+        let from = phone(6000 + u16::from(n)).with_ip([127, 0, 1, n]);
+        b.send(
+            from,
+            &invite(
+                "101",
+                "9011441234567",
+                &format!("replay{n}"),
+                Some(&auth),
+                1,
+            ),
+        );
+        let rs = b.responses();
+        let challenge = rs
+            .iter()
+            .find(|r| r.status == 401)
+            .expect("challenged again");
+        assert!(
+            challenge
+                .headers
+                .all("WWW-Authenticate")
+                .all(|h| h.contains("stale=true")),
+            "{:?}",
+            challenge.headers
+        );
+    }
+    b.send(
+        phone(5062),
+        &invite("101", "9011449999999", "elsewhere", Some(&auth), 1),
+    );
+    let rs = b.responses();
+    assert!(
+        rs.iter()
+            .any(|r| r.status == 400 && r.reason.contains("Request-URI")),
+        "{:?}",
+        rs.iter().map(|r| (r.status, &r.reason)).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        b.switch.next_call, calls_after_first,
+        "no replay became a call"
+    );
+}
+
+#[test]
+fn a_replayed_register_adds_no_contact_and_a_counting_phone_sees_no_extra_401() {
+    let mut b = Bench::new();
+    b.send(phone(5062), &register("101", None, 1));
+    let nonce = challenge_nonce(&b.responses()[0]);
+    let auth = answer(
+        "101",
+        "sip-pass-101",
+        &nonce,
+        "REGISTER",
+        "sip:pbx.local",
+        1,
+    );
+    b.send(phone(5062), &register("101", Some(&auth), 2));
+    assert_eq!(b.statuses(), [200]);
+
+    // The same header from another address, for another contact.
+    let replay = register("101", Some(&auth), 3).replace("127.0.0.1:5062>", "10.6.6.6:5060>");
+    b.send(phone(5099).with_ip([127, 0, 0, 9]), &replay);
+    assert_eq!(b.statuses(), [401]);
+    assert_eq!(b.switch.registrar.bindings("101", b.now).len(), 1);
+
+    // The phone refreshes on the same nonce with the next counts: no challenge at all.
+    for nc in 2..6 {
+        let auth = answer(
+            "101",
+            "sip-pass-101",
+            &nonce,
+            "REGISTER",
+            "sip:pbx.local",
+            nc,
+        );
+        b.send(phone(5062), &register("101", Some(&auth), nc + 10));
+        assert_eq!(b.statuses(), [200], "nc {nc}");
+    }
+    // Without qop, a nonce is good once.
+    b.send(phone(5062), &register("101", None, 30));
+    let nonce = challenge_nonce(&b.responses()[0]);
+    let bare = ClientAnswer {
+        username: "101",
+        password: "sip-pass-101",
+        realm: "pbx.local",
+        nonce: &nonce,
+        method: "REGISTER",
+        uri: "sip:pbx.local",
+        algorithm: Algorithm::Md5,
+        qop_auth: None,
+    }
+    .authorization();
+    b.send(phone(5062), &register("101", Some(&bare), 31));
+    assert_eq!(b.statuses(), [200]);
+    b.send(phone(5062), &register("101", Some(&bare), 32));
+    assert_eq!(b.statuses(), [401]);
 }

@@ -1,6 +1,6 @@
 //! SIP secrets in the store: only digest HA1s (RFC 3261 section 22.4), never the password.
 
-use super::digest::StoredHa1;
+use super::stored::StoredHa1;
 use crate::directory::entry::Directory;
 use crate::dsl::ast::OwnerKind;
 use crate::store::{SecretId, Store, StoreResult};
