@@ -495,13 +495,13 @@ main() {
 
   # 1. Registrations: REGISTER, 401, REGISTER with credentials, 200.
   ladder register "REGISTER (103)" "$reg_rates" "$here/register.xml" 3000 5 \
-    -s 103 -au 103 -ap sip-pass-103 -auth_uri "sip:127.0.0.1:$sip_port"
+    -s 103 -au 103 -ap sip-pass-103 -auth_uri "127.0.0.1:$sip_port"
 
   # 2. Calls the dialplan answers, plays a 2.6 s prompt to and hangs up: no secret checked.
   #    First at the target rate, then up a ladder of higher rates for the highest that
   #    holds. -l 4900: a call lasts ~2.9 s (1,450 up at 500/s), and each holds one of the
   #    5,000 RTP ports of 30000-39999.
-  local lobby_args=(-s '*11' -set caller 103 -au 103 -ap sip-pass-103 -auth_uri "sip:*11@127.0.0.1:$sip_port")
+  local lobby_args=(-s '*11' -set caller 103 -au 103 -ap sip-pass-103 -auth_uri "*11@127.0.0.1:$sip_port")
   settle
   run_step lobby "$lobby_label" "$here/star11-lobby.xml" "$call_rate" 4900 25 "${lobby_args[@]}" || true
   if [[ -n $call_ladder ]]; then
@@ -512,7 +512,7 @@ main() {
   # 3. Calls that check the terminal password: argon2id on the switch thread.
   settle
   ladder password "$password_label" "$pw_rates" "$here/star11-password.xml" 3000 30 \
-    -s '*11' -set caller 101 -au 101 -ap sip-pass-101 -auth_uri "sip:*11@127.0.0.1:$sip_port"
+    -s '*11' -set caller 101 -au 101 -ap sip-pass-101 -auth_uri "*11@127.0.0.1:$sip_port"
 
   log "stopping pbxctl run (SIGTERM)"
   stop_server

@@ -460,8 +460,10 @@ impl<'a> Sipp<'a> {
         }
     }
 
-    /// Digest credentials, and the digest uri (SIPp's default is not the Request-URI).
+    /// Digest credentials, and the digest uri: the Request-URI `uri` (SIPp's default is
+    /// not the Request-URI). SIPp writes `sip:` before `-auth_uri` itself.
     pub fn auth(mut self, user: &str, password: &str, uri: &str) -> Self {
+        let uri = uri.strip_prefix("sip:").unwrap_or(uri);
         for a in ["-au", user, "-ap", password, "-auth_uri", uri] {
             self.args.push(a.into());
         }
