@@ -1,7 +1,7 @@
 //! pbxctl: a PBX toolkit built around one dialplan language.
 //!
 //! Layers, lowest first; each imports only the ones above it in this list:
-//! `clock`, `dsl` (language), `directory` (provisioning data), `store` (SQLite),
+//! `clock` and `os` (facts about the process), `dsl` (language), `directory` (provisioning data), `store` (SQLite),
 //! `hooks` (Rhai), `media` (G.711, RTP, DTMF detection), `engine` (sans-IO call
 //! engine), `admin` (administrator actions), `session` (recorded-session runner),
 //! `sip` (SIP signalling and calls for `pbxctl run`), `cli` (the command line).
@@ -14,6 +14,7 @@ pub mod dsl;
 pub mod engine;
 pub mod hooks;
 pub mod media;
+pub mod os;
 pub mod session;
 pub mod sip;
 pub mod store;

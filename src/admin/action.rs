@@ -12,7 +12,7 @@ use crate::dsl::plan::{Policy, StateField};
 use crate::engine::eval::Scope;
 use crate::engine::leg::Leg;
 use crate::engine::secret_check::{Verdict, check_secret};
-use crate::store::{AuditEntry, SecretHasher, SecretId, StateValue, Store, StoreError};
+use crate::store::{AuditEntry, Operator, SecretHasher, SecretId, StateValue, Store, StoreError};
 use rand::RngExt;
 
 /// What a command printed and its exit code (see `cli.md`).
@@ -61,7 +61,7 @@ pub struct Admin<'a> {
     /// The time, for the audit log.
     pub now: Timestamp,
     /// Who runs the command.
-    pub user: String,
+    pub operator: Operator,
 }
 
 impl Admin<'_> {
@@ -113,7 +113,7 @@ impl Admin<'_> {
     fn audit(&self, action: &str, target: &str, result: &str) -> Result<(), StoreError> {
         self.store.audit(&AuditEntry {
             at: self.now,
-            user: self.user.clone(),
+            operator: self.operator.clone(),
             action: action.into(),
             target: target.into(),
             result: result.into(),
@@ -388,7 +388,7 @@ impl Admin<'_> {
             for e in entries {
                 out += &format!(
                     "{}  {:<10} {:<16} {:<6} {}\n",
-                    e.at, e.user, e.action, e.target, e.result
+                    e.at, e.operator.name, e.action, e.target, e.result
                 );
             }
             Ok(Reply::ok(out))

@@ -68,5 +68,12 @@ pub fn call_record(r: &CallRecord) -> Value {
 
 /// One audit entry, as `pbxctl audit --json` prints it.
 pub fn audit_entry(e: &AuditEntry) -> Value {
-    json!({ "at": e.at.rfc3339(), "user": e.user, "action": e.action, "target": e.target, "result": e.result })
+    let mut v = json!({
+        "at": e.at.rfc3339(), "user": e.operator.name, "uid": e.operator.uid,
+        "action": e.action, "target": e.target, "result": e.result,
+    });
+    if let Some(claimed) = &e.operator.claimed {
+        v["claimed_user"] = json!(claimed);
+    }
+    v
 }

@@ -4,13 +4,22 @@ use super::run::{Loaded, load};
 use super::{StoreArgs, exit, print};
 use crate::admin::{Admin, CodeCommand, ExtCommand, Reply};
 use crate::clock::Timestamp;
-use crate::store::SecretHasher;
+use crate::store::{Operator, SecretHasher};
 use std::io::Read;
 
-fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+/// Who runs this command: the real uid's account; what the environment says only
+/// where it says something else, kept apart.
+fn operator() -> Operator {
+    let real = crate::os::real_user();
+    let claimed = ["SUDO_USER", "LOGNAME", "USER"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|name| !name.is_empty() && *name != real.name);
+    Operator {
+        name: real.name,
+        uid: Some(real.uid),
+        claimed,
+    }
 }
 
 fn with_admin(args: &StoreArgs, f: impl FnOnce(&Admin<'_>) -> Reply) -> i32 {
@@ -30,7 +39,7 @@ fn with_admin(args: &StoreArgs, f: impl FnOnce(&Admin<'_>) -> Reply) -> i32 {
         settings: &settings,
         hasher: &hasher,
         now: Timestamp::now(),
-        user: os_user(),
+        operator: operator(),
     };
     let reply = f(&admin);
     print(&reply.stdout);

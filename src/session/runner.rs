@@ -10,7 +10,7 @@ use crate::dsl::diagnostic::Failure;
 use crate::engine::Engine;
 use crate::engine::event::{Event, Input, LegId, Output};
 use crate::hooks::Hooks;
-use crate::store::{SecretHasher, SqliteStore, Store};
+use crate::store::{Operator, SecretHasher, SqliteStore, Store};
 use clap::Parser;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -407,7 +407,11 @@ fn run_step(
                 settings,
                 hasher,
                 now: r.clock,
-                user: "session".into(),
+                operator: Operator {
+                    name: "session".into(),
+                    uid: None,
+                    claimed: None,
+                },
             };
             let reply = match &parsed {
                 AdminArgs::Ext(cmd) => admin.ext(cmd, stdin),

@@ -129,13 +129,25 @@ pub struct CallRecord {
     pub billing: Option<String>,
 }
 
+/// Who ran an administrator action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    /// The account name of the real uid (not what the environment says).
+    pub name: String,
+    /// The real uid; `None` for actions that no OS user ran (session replays).
+    pub uid: Option<u32>,
+    /// The user the environment names (`SUDO_USER`, `LOGNAME`, `USER`) where it is not
+    /// `name`: kept for the record, never trusted.
+    pub claimed: Option<String>,
+}
+
 /// One administrator action.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {
     /// When.
     pub at: Timestamp,
-    /// OS user.
-    pub user: String,
+    /// Who.
+    pub operator: Operator,
     /// The command, e.g. `ext lock`.
     pub action: String,
     /// The extension or code.

@@ -60,4 +60,9 @@ pub const MIGRATIONS: &[&str] = &[
         billing     TEXT
     );
     ",
+    // 2: the audit log records the real uid, and apart from it what the environment claimed.
+    "
+    ALTER TABLE audit ADD COLUMN uid INTEGER;
+    ALTER TABLE audit ADD COLUMN claimed_user TEXT;
+    ",
 ];

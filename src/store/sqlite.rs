@@ -395,8 +395,17 @@ impl Store for SqliteStore {
     fn audit(&self, e: &AuditEntry) -> StoreResult<()> {
         self.write(|c| {
             c.execute(
-                "INSERT INTO audit (at, user, action, target, result) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![e.at.0, e.user, e.action, e.target, e.result],
+                "INSERT INTO audit (at, user, uid, claimed_user, action, target, result) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    e.at.0,
+                    e.operator.name,
+                    e.operator.uid,
+                    e.operator.claimed,
+                    e.action,
+                    e.target,
+                    e.result
+                ],
             )
         })?;
         Ok(())
@@ -405,16 +414,22 @@ impl Store for SqliteStore {
     fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT at, user, action, target, result FROM audit ORDER BY id")
+            .prepare_cached(
+                "SELECT at, user, uid, claimed_user, action, target, result FROM audit ORDER BY id",
+            )
             .map_err(sql)?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(AuditEntry {
                     at: Timestamp(r.get(0)?),
-                    user: r.get(1)?,
-                    action: r.get(2)?,
-                    target: r.get(3)?,
-                    result: r.get(4)?,
+                    operator: Operator {
+                        name: r.get(1)?,
+                        uid: r.get(2)?,
+                        claimed: r.get(3)?,
+                    },
+                    action: r.get(4)?,
+                    target: r.get(5)?,
+                    result: r.get(6)?,
                 })
             })
             .map_err(sql)?;

@@ -59,7 +59,12 @@ fn parallel_writers_lose_no_update() {
             );
         }
     }
-    assert!(rows.iter().all(|r| r["user"] == "tester"));
+    // The runner sets USER=tester: a claim, kept apart from the real user.
+    assert!(rows.iter().all(|r| r["claimed_user"] == "tester"));
+    assert!(
+        rows.iter()
+            .all(|r| r["uid"].is_u64() && r["user"] != "tester")
+    );
 }
 
 #[test]
@@ -85,6 +90,8 @@ fn the_example_scripts_work() {
             .env("PBXCTL_CONFIG", tmp.path().join("pbx.yaml"))
             .env("MAILER", &mailer)
             .env("USER", "cron")
+            .env("LOGNAME", "cron")
+            .env_remove("SUDO_USER")
             .output()
             .unwrap()
     };
@@ -132,15 +139,13 @@ fn the_example_scripts_work() {
 
     // The audit log has every action and no secret.
     let audit = pbxctl(tmp.path(), &["audit"]);
+    let json = pbxctl(tmp.path(), &["audit", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(
-        audit
-            .stdout
-            .lines()
-            .filter(|l| l.contains(" cron "))
-            .count(),
+        rows.iter().filter(|r| r["claimed_user"] == "cron").count(),
         3,
         "{}",
-        audit.stdout
+        json.stdout
     );
     assert!(
         !audit.stdout.contains(&pin) && !audit.stdout.contains("2580"),

@@ -155,3 +155,52 @@ fn a_hook_that_sleeps_is_refused_before_it_can_stall() {
     };
     assert_eq!(status, 2);
 }
+
+/// The audit log named whoever `$USER` or `$LOGNAME` said, and `unknown` when both
+/// were unset: anyone could sign an action with another's name.
+#[test]
+fn the_audit_log_names_the_real_uid_not_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "pbx.yaml",
+        &format!(
+            "dialplan: {}\ndatabase: pbx.db\nextensions:\n  \"103\": {{}}\n",
+            root().join("dialplans/default.pbx").display()
+        ),
+    );
+    let real_name = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let real_uid: u64 = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let unlock = |env: &[(&str, &str)], unset: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pbxctl"));
+        cmd.args(["ext", "unlock", "103"]).current_dir(d);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        for k in unset {
+            cmd.env_remove(k);
+        }
+        assert!(cmd.output().unwrap().status.success());
+    };
+    unlock(&[("LOGNAME", "alice"), ("USER", "alice")], &["SUDO_USER"]);
+    unlock(&[], &["LOGNAME", "USER", "SUDO_USER"]);
+    let audit = pbxctl(d, &["audit", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&audit.stdout).unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(row["user"], real_name.as_str(), "{row}");
+        assert_eq!(row["uid"], real_uid, "{row}");
+    }
+    if real_name != "alice" {
+        assert_eq!(rows[0]["claimed_user"], "alice");
+    }
+    assert!(rows[1].get("claimed_user").is_none(), "{}", rows[1]);
+}
