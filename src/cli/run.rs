@@ -3,6 +3,7 @@
 
 use super::{StoreArgs, exit};
 use crate::directory::Config;
+use crate::directory::config::Sip;
 use crate::directory::validate::Settings;
 use crate::dsl::Plan;
 use crate::hooks::Hooks;
@@ -133,28 +134,15 @@ pub fn run(args: &StoreArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    let local = SocketAddr::new(advertised, sip.listen.port());
     let edge = EdgeConfig {
         listen: sip.listen,
         advertised,
         rtp_ports: sip.rtp_ports,
-        switch: SwitchSettings {
-            local: SocketAddr::new(advertised, sip.listen.port()),
-            realm: sip.realm.clone(),
-            guard: GuardPolicy {
-                max_failures: sip.auth_guard.failures,
-                window: sip.auth_guard.window,
-                block: sip.auth_guard.block,
-            },
-            nonce_lifetime: sip.nonce_lifetime,
-            nonce_key: Nonces::generate_key(),
-            algorithms: sip
-                .digest
-                .iter()
-                .filter_map(|a| Algorithm::parse(a))
-                .collect(),
-        },
+        switch: switch_settings(sip, local, Nonces::generate_key()),
         database: args.db.clone().unwrap_or_else(|| config.database.clone()),
         drain: sip.drain,
+        tcp: sip.tcp.clone(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -167,9 +155,13 @@ pub fn run(args: &StoreArgs) -> i32 {
         }
     };
     let args = args.clone();
+    let running = Running {
+        sip: config.sip.clone(),
+        local,
+    };
     let served = runtime.block_on(async move {
         let (control, inbox) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(signals(args, control));
+        tokio::spawn(signals(args, running, control));
         serve(edge, parts, inbox).await
     });
     match served {
@@ -181,8 +173,64 @@ pub fn run(args: &StoreArgs) -> i32 {
     }
 }
 
+/// The switch's settings from the config's `sip:` section.
+fn switch_settings(sip: &Sip, local: SocketAddr, nonce_key: [u8; 32]) -> SwitchSettings {
+    SwitchSettings {
+        local,
+        realm: sip.realm.clone(),
+        guard: GuardPolicy {
+            max_failures: sip.auth_guard.failures,
+            window: sip.auth_guard.window,
+            block: sip.auth_guard.block,
+        },
+        nonce_lifetime: sip.nonce_lifetime,
+        nonce_key,
+        algorithms: sip
+            .digest
+            .iter()
+            .filter_map(|a| Algorithm::parse(a))
+            .collect(),
+    }
+}
+
+/// What the server was started with that a reload cannot change.
+struct Running {
+    sip: Sip,
+    local: SocketAddr,
+}
+
+impl Running {
+    /// The `sip:` settings `new` changes that take a restart (sockets and ports are
+    /// opened once), with the value still in force.
+    fn needs_restart(&self, new: &Sip) -> Vec<(&'static str, String)> {
+        let old = &self.sip;
+        let mut changed = Vec::new();
+        if new.listen != old.listen {
+            changed.push(("sip.listen", old.listen.to_string()));
+        }
+        if new.media_address != old.media_address {
+            let shown = old.media_address.map_or("none".into(), |a| a.to_string());
+            changed.push(("sip.media_address", shown));
+        }
+        if new.rtp_ports != old.rtp_ports {
+            changed.push((
+                "sip.rtp_ports",
+                format!("{}-{}", old.rtp_ports.0, old.rtp_ports.1),
+            ));
+        }
+        if new.tcp != old.tcp {
+            changed.push(("sip.tcp", format!("{:?}", old.tcp)));
+        }
+        changed
+    }
+}
+
 /// SIGTERM and SIGINT drain; SIGHUP reloads config and plan (a broken reload keeps the old).
-async fn signals(args: StoreArgs, control: tokio::sync::mpsc::UnboundedSender<Control>) {
+async fn signals(
+    args: StoreArgs,
+    running: Running,
+    control: tokio::sync::mpsc::UnboundedSender<Control>,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -200,11 +248,19 @@ async fn signals(args: StoreArgs, control: tokio::sync::mpsc::UnboundedSender<Co
                 let args = args.clone();
                 let reloaded = tokio::task::spawn_blocking(move || {
                     let loaded = load(&args).map_err(|_| "see the diagnostics above".to_owned())?;
-                    plan_parts(loaded).map(|(parts, _)| parts)
+                    plan_parts(loaded)
                 })
                 .await;
                 match reloaded {
-                    Ok(Ok(parts)) => { let _ = control.send(Control::Reload(parts)); }
+                    Ok(Ok((parts, config))) => {
+                        for (key, in_force) in running.needs_restart(&config.sip) {
+                            warn!(setting = key, in_force = %in_force, "{key} changed in the config; it needs a restart, so the old value stays in force");
+                        }
+                        // The nonce key stays: the switch keeps its own.
+                        let switch = switch_settings(&config.sip, running.local, [0; 32]);
+                        let drain = config.sip.drain;
+                        let _ = control.send(Control::Reload { parts, switch, drain });
+                    }
                     Ok(Err(e)) => warn!(error = %e, "reload failed; still serving the old plan"),
                     Err(e) => warn!(error = %e, "reload failed; still serving the old plan"),
                 }

@@ -34,7 +34,8 @@ pub struct Config {
     pub file: FileId,
 }
 
-/// `sip: { listen, rtp_ports, realm, media_address, nonce_lifetime, drain, auth_guard }`.
+/// `sip: { listen, rtp_ports, realm, media_address, nonce_lifetime, drain, auth_guard,
+/// digest, tcp }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sip {
@@ -62,6 +63,44 @@ pub struct Sip {
     /// Digest algorithms offered, most preferred first (`SHA-256`, `MD5`).
     #[serde(default = "default_digest", deserialize_with = "digest_algorithms")]
     pub digest: Vec<String>,
+    /// Limits on SIP over TCP.
+    #[serde(default)]
+    pub tcp: TcpLimits,
+}
+
+/// `tcp: { max_connections, per_source, idle, message_timeout, write_queue }`: what one
+/// client, and all of them together, may hold of the server over TCP.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpLimits {
+    /// Connections open at once, from everyone.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Connections open at once from one address (IPv6: one /64).
+    #[serde(default = "default_per_source")]
+    pub per_source: u32,
+    /// How long a connection may stay silent between messages (CRLF keep-alives count).
+    #[serde(default = "default_idle", deserialize_with = "duration")]
+    pub idle: Duration,
+    /// How long a message may take to arrive once its first byte has, and a new
+    /// connection to send its first message.
+    #[serde(default = "default_message_timeout", deserialize_with = "duration")]
+    pub message_timeout: Duration,
+    /// Bytes queued to a client that does not read them before it is disconnected.
+    #[serde(default = "default_write_queue", deserialize_with = "byte_size")]
+    pub write_queue: usize,
+}
+
+impl Default for TcpLimits {
+    fn default() -> TcpLimits {
+        TcpLimits {
+            max_connections: default_max_connections(),
+            per_source: default_per_source(),
+            idle: default_idle(),
+            message_timeout: default_message_timeout(),
+            write_queue: default_write_queue(),
+        }
+    }
 }
 
 /// `auth_guard: { failures, window, block }`: so many failed authentications from one
@@ -101,6 +140,7 @@ impl Default for Sip {
             drain: default_drain(),
             auth_guard: AuthGuard::default(),
             digest: default_digest(),
+            tcp: TcpLimits::default(),
         }
     }
 }
@@ -117,6 +157,33 @@ fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error
         Raw::Seconds(n) => Ok(Duration::seconds(i64::from(n))),
         Raw::Text(t) => Duration::parse(&t).map_err(serde::de::Error::custom),
     }
+}
+
+/// A size in bytes: a number, or a number with `KiB` or `MiB`.
+fn byte_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Bytes(usize),
+        Text(String),
+    }
+    let text = match Raw::deserialize(d)? {
+        Raw::Bytes(n) => return Ok(n),
+        Raw::Text(t) => t,
+    };
+    let (number, unit) = match text.trim() {
+        t if t.ends_with("MiB") => (&t[..t.len() - 3], 1 << 20),
+        t if t.ends_with("KiB") => (&t[..t.len() - 3], 1 << 10),
+        t => (t, 1),
+    };
+    number
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("`{text}` is not a size like 65536, 64KiB or 1MiB"))
+        })
 }
 
 /// `low-high`, with room for at least one call (two ports).
@@ -181,6 +248,23 @@ fn default_nonce_lifetime() -> Duration {
 }
 fn default_drain() -> Duration {
     Duration::seconds(30)
+}
+fn default_max_connections() -> u32 {
+    4096
+}
+fn default_per_source() -> u32 {
+    128
+}
+/// A registration's longest life (3,600 s) and a margin: a phone that registers over
+/// TCP and sends no keep-alives keeps its connection until it registers again.
+fn default_idle() -> Duration {
+    Duration::seconds(3_900)
+}
+fn default_message_timeout() -> Duration {
+    Duration::seconds(10)
+}
+fn default_write_queue() -> usize {
+    1 << 20
 }
 fn default_failures() -> u32 {
     5

@@ -5,16 +5,19 @@
 //! check may take 20 ms of CPU and must not stall the sockets); tokio tasks read UDP,
 //! accept TCP, and run one RTP stream per answered call, paced at 20 ms.
 
+mod tcp;
+
+use super::log_budget::LogBudget;
 use super::switch::{CallId, Input, Output, Settings, Switch};
 use super::transaction::{Peer, Transport};
 use crate::clock::{Duration, Timestamp};
+use crate::directory::config::TcpLimits;
 use crate::directory::validate::Settings as PlanSettings;
 use crate::dsl::Plan;
 use crate::engine::Engine;
 use crate::hooks::Hooks;
 use crate::media::prompt_set::PromptSet;
 use crate::media::stream::{Format, Stream};
-use crate::sip::message::frame_length;
 use crate::store::{SecretHasher, SqliteStore};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
@@ -22,9 +25,9 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tcp::Links;
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tracing::{info, warn};
 
 /// What a plan needs to take calls; built again on every reload.
@@ -53,12 +56,21 @@ pub struct EdgeConfig {
     pub database: PathBuf,
     /// How long calls may go on after a drain starts.
     pub drain: Duration,
+    /// Limits on SIP over TCP.
+    pub tcp: TcpLimits,
 }
 
 /// What the operator asks of a running server.
 pub enum Control {
-    /// Take new calls on a new plan.
-    Reload(PlanParts),
+    /// Take new calls on a new plan, under new switch settings and drain time.
+    Reload {
+        /// The plan.
+        parts: PlanParts,
+        /// The switch's settings (its address and nonce key stay as they are).
+        switch: Settings,
+        /// How long calls may go on after a drain starts.
+        drain: Duration,
+    },
     /// Stop taking calls, let the running ones finish, then stop.
     Drain,
 }
@@ -66,7 +78,15 @@ pub enum Control {
 /// Messages to the switch thread.
 enum ToSwitch {
     Input(Input),
-    Reload(PlanParts),
+    /// A message from the network, with the permit that bounds how many its sender
+    /// (the UDP socket, or one TCP connection) may have waiting for the switch.
+    Received(Input, OwnedSemaphorePermit),
+    Reload(PlanParts, Settings),
+    /// A TCP connection's reader has ended: close it once its answers are written.
+    TcpClosed {
+        addr: SocketAddr,
+        id: u64,
+    },
     Drain,
     EndAll,
     Stop,
@@ -79,7 +99,13 @@ enum ToMedia {
     Close,
 }
 
-type TcpWriters = Arc<Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>>>;
+/// Datagrams that may wait for the switch; beyond them the socket buffer fills and the
+/// kernel drops, so a flood costs bounded memory.
+const UDP_IN_FLIGHT: usize = 4_096;
+/// How often the edge logs what its log budget held back.
+const BUDGET_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// File descriptors kept back from TCP connections: RTP sockets are counted apart.
+const RESERVED_FILES: u64 = 256;
 
 /// Serves until a drain completes. Errors are startup errors (a port in use).
 pub async fn serve(
@@ -97,11 +123,14 @@ pub async fn serve(
         .map_err(|e| format!("cannot listen on tcp {}: {e}", config.listen))?;
     info!(address = %config.listen, "listening for SIP on UDP and TCP");
 
+    let tcp_limits = fit_to_open_files(config.tcp.clone(), config.rtp_ports);
     let (to_switch, from_edge) = std_mpsc::channel::<ToSwitch>();
     let (drained_tx, mut drained) = mpsc::unbounded_channel::<()>();
-    let writers: TcpWriters = Arc::default();
+    let budget = Arc::new(Mutex::new(LogBudget::default()));
+    let links = Links::new(tcp_limits.write_queue, budget.clone());
     let switch_thread = {
-        let writers = writers.clone();
+        let links = links.clone();
+        let budget = budget.clone();
         let to_switch = to_switch.clone();
         let runtime = tokio::runtime::Handle::current();
         let database = config.database.clone();
@@ -112,7 +141,8 @@ pub async fn serve(
             .spawn(move || {
                 let thread = SwitchThread {
                     udp: udp_send,
-                    writers,
+                    links,
+                    budget,
                     runtime,
                     to_switch,
                     media: HashMap::new(),
@@ -125,16 +155,32 @@ pub async fn serve(
     };
 
     tokio::spawn(read_udp(udp, to_switch.clone()));
-    tokio::spawn(accept_tcp(tcp, to_switch.clone(), writers));
+    tokio::spawn(tcp::accept(tcp, to_switch.clone(), links, tcp_limits));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(BUDGET_REPORT_EVERY);
+        loop {
+            tick.tick().await;
+            budget
+                .lock()
+                .expect("log budget lock")
+                .report(Timestamp::now());
+        }
+    });
 
+    let mut drain_limit = config.drain;
     while let Some(c) = control.recv().await {
         match c {
-            Control::Reload(parts) => {
-                let _ = to_switch.send(ToSwitch::Reload(parts));
+            Control::Reload {
+                parts,
+                switch,
+                drain,
+            } => {
+                drain_limit = drain;
+                let _ = to_switch.send(ToSwitch::Reload(parts, switch));
             }
             Control::Drain => {
                 let _ = to_switch.send(ToSwitch::Drain);
-                let limit = std::time::Duration::from_millis(config.drain.0.max(0) as u64);
+                let limit = std::time::Duration::from_millis(drain_limit.0.max(0) as u64);
                 if tokio::time::timeout(limit, drained.recv()).await.is_err() {
                     warn!("drain timeout: ending the calls still up");
                     let _ = to_switch.send(ToSwitch::EndAll);
@@ -155,7 +201,11 @@ pub async fn serve(
 
 async fn read_udp(socket: UdpSocket, to_switch: std_mpsc::Sender<ToSwitch>) {
     let mut buf = vec![0u8; 65_536];
+    let in_flight = Arc::new(Semaphore::new(UDP_IN_FLIGHT));
     loop {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
         let Ok((n, addr)) = socket.recv_from(&mut buf).await else {
             continue;
         };
@@ -166,69 +216,31 @@ async fn read_udp(socket: UdpSocket, to_switch: std_mpsc::Sender<ToSwitch>) {
             },
             bytes: buf[..n].to_vec(),
         };
-        if to_switch.send(ToSwitch::Input(input)).is_err() {
+        if to_switch.send(ToSwitch::Received(input, permit)).is_err() {
             return;
         }
     }
 }
 
-async fn accept_tcp(
-    listener: TcpListener,
-    to_switch: std_mpsc::Sender<ToSwitch>,
-    writers: TcpWriters,
-) {
-    loop {
-        let Ok((stream, addr)) = listener.accept().await else {
-            // Out of file descriptors, most likely: back off rather than spin.
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            continue;
-        };
-        let (mut reader, mut writer) = stream.into_split();
-        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        writers.lock().expect("writers lock").insert(addr, tx);
-        tokio::spawn(async move {
-            while let Some(bytes) = rx.recv().await {
-                if writer.write_all(&bytes).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let to_switch = to_switch.clone();
-        let writers = writers.clone();
-        tokio::spawn(async move {
-            let mut buf = Vec::new();
-            let mut chunk = vec![0u8; 16_384];
-            'read: loop {
-                let n = match reader.read(&mut chunk).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                buf.extend_from_slice(&chunk[..n]);
-                loop {
-                    match frame_length(&buf) {
-                        Ok(Some(len)) => {
-                            let bytes: Vec<u8> = buf.drain(..len).collect();
-                            let from = Peer {
-                                transport: Transport::Tcp,
-                                addr,
-                            };
-                            if to_switch
-                                .send(ToSwitch::Input(Input::Received { from, bytes }))
-                                .is_err()
-                            {
-                                break 'read;
-                            }
-                        }
-                        Ok(None) if buf.len() > 65_536 => break 'read,
-                        Ok(None) => break,
-                        // A stream that lost its framing cannot be resynchronised: close it.
-                        Err(_) => break 'read,
-                    }
-                }
-            }
-            writers.lock().expect("writers lock").remove(&addr);
-        });
+/// The TCP limits, with `max_connections` lowered if the process may not open that
+/// many files besides its RTP sockets (the soft limit is first raised to the hard one).
+fn fit_to_open_files(mut limits: TcpLimits, (low, high): (u16, u16)) -> TcpLimits {
+    let Some(files) = crate::os::raise_open_files_limit() else {
+        return limits;
+    };
+    let rtp = u64::from(high - low) / 2 + 1;
+    let room = files.saturating_sub(rtp + RESERVED_FILES);
+    if u64::from(limits.max_connections) > room {
+        let lowered = u32::try_from(room).unwrap_or(u32::MAX).max(1);
+        warn!(
+            configured = limits.max_connections,
+            lowered,
+            open_files = files,
+            "sip.tcp.max_connections lowered: the process may not open that many files besides its RTP ports"
+        );
+        limits.max_connections = lowered;
     }
+    limits
 }
 
 /// Hands out RTP ports: even ones, round robin, skipping any the OS says are taken.
@@ -269,7 +281,8 @@ impl Ports {
 
 struct SwitchThread {
     udp: StdUdpSocket,
-    writers: TcpWriters,
+    links: Links,
+    budget: Arc<Mutex<LogBudget>>,
     runtime: tokio::runtime::Handle,
     to_switch: std_mpsc::Sender<ToSwitch>,
     media: HashMap<CallId, mpsc::UnboundedSender<ToMedia>>,
@@ -318,9 +331,14 @@ impl SwitchThread {
                 .map_or(1000, |d| d.0.saturating_sub(now.0).clamp(0, 1000));
             match inbox.recv_timeout(std::time::Duration::from_millis(wait as u64)) {
                 Ok(ToSwitch::Input(input)) => switch.handle(Timestamp::now(), input),
-                Ok(ToSwitch::Reload(parts)) => {
-                    switch.reload(engine(&store, &parts), parts.prompts.clone());
-                    info!("reloaded: new calls use the new plan");
+                // The permit goes with the message handled, freeing room for the next.
+                Ok(ToSwitch::Received(input, _permit)) => switch.handle(Timestamp::now(), input),
+                Ok(ToSwitch::TcpClosed { addr, id }) => self.links.finished(addr, id),
+                Ok(ToSwitch::Reload(parts, settings)) => {
+                    switch.reload(engine(&store, &parts), parts.prompts.clone(), settings);
+                    info!(
+                        "reloaded: new calls use the new plan; realm, digest, nonce lifetime, auth guard and drain apply"
+                    );
                 }
                 Ok(ToSwitch::Drain) => {
                     info!(calls = switch.calls(), "draining: no new calls");
@@ -355,18 +373,18 @@ impl SwitchThread {
             Output::Transmit(t) => match t.to.transport {
                 Transport::Udp => {
                     if let Err(e) = self.udp.send_to(&t.bytes, t.to.addr) {
-                        warn!(peer = %t.to, error = %e, "cannot send");
-                    }
-                }
-                Transport::Tcp => {
-                    let writers = self.writers.lock().expect("writers lock");
-                    match writers.get(&t.to.addr) {
-                        Some(w) => {
-                            let _ = w.send(t.bytes);
+                        let now = Timestamp::now();
+                        if self
+                            .budget
+                            .lock()
+                            .expect("log budget lock")
+                            .admit(now, "udp-send")
+                        {
+                            warn!(peer = %t.to, error = %e, "cannot send");
                         }
-                        None => info!(peer = %t.to, "the TCP connection is gone; not sent"),
                     }
                 }
+                Transport::Tcp => self.links.send(t.to.addr, t.bytes),
             },
             Output::OpenMedia {
                 call,

@@ -11,4 +11,5 @@ pub mod registrar;
 pub mod sdp;
 pub mod source_guard;
 pub mod switch;
+pub mod tcp_admission;
 pub mod transaction;

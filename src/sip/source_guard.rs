@@ -70,7 +70,7 @@ pub struct SourceGuard {
 }
 
 /// The key a source is counted under (see the module docs).
-fn source_key(ip: IpAddr) -> IpAddr {
+pub(in crate::sip) fn source_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -81,6 +81,11 @@ fn source_key(ip: IpAddr) -> IpAddr {
 }
 
 impl SourceGuard {
+    /// Takes a reloaded policy; failures already counted stay.
+    pub fn set_policy(&mut self, policy: GuardPolicy) {
+        self.policy = policy;
+    }
+
     /// A guard tracking at most [`MAX_SOURCES`] sources.
     pub fn new(policy: GuardPolicy) -> Self {
         Self::with_capacity(policy, MAX_SOURCES)

@@ -216,10 +216,23 @@ impl<S: Store + Clone> Switch<S> {
     }
 
     /// New calls use `engine` (a reloaded plan); calls up now finish on the old one.
-    pub fn reload(&mut self, engine: Engine<S>, prompts: Arc<PromptSet>) {
+    /// The realm, digest algorithms, nonce lifetime and guard policy of `settings` apply
+    /// from now on; the address and the nonce key stay.
+    pub fn reload(&mut self, engine: Engine<S>, prompts: Arc<PromptSet>, settings: Settings) {
         let generation = self.engines.last().map_or(0, |(g, _)| g + 1);
         self.engines.push((generation, engine));
         self.prompts = prompts;
+        self.authority.reconfigure(
+            settings.realm.clone(),
+            settings.algorithms.clone(),
+            settings.nonce_lifetime,
+        );
+        self.guard.set_policy(settings.guard);
+        self.settings = Settings {
+            local: self.settings.local,
+            nonce_key: self.settings.nonce_key,
+            ..settings
+        };
         self.retire_engines();
     }
 

@@ -163,12 +163,21 @@ impl Pbx {
     /// A server offering MD5 first: SIPp 3.6 answers only the first challenge and knows
     /// only MD5 (SHA-256 came in SIPp 3.7).
     pub fn start() -> Pbx {
-        Pbx::offering("[MD5, SHA-256]")
+        Pbx::with(Setup::default())
     }
 
     /// Writes the config with `digest` (a YAML list) and starts the server; returns once it
     /// answers OPTIONS.
     pub fn offering(digest: &str) -> Pbx {
+        Pbx::with(Setup {
+            digest,
+            ..Setup::default()
+        })
+    }
+
+    /// Writes the config `setup` describes and starts the server; returns once it
+    /// answers OPTIONS.
+    pub fn with(setup: Setup<'_>) -> Pbx {
         ensure_peers();
         let dir = tempfile::Builder::new()
             .prefix("pbxctl-sip-")
@@ -177,7 +186,7 @@ impl Pbx {
         let port = free_port();
         let rtp = rtp_range();
         let config = dir.path().join("pbx.yaml");
-        std::fs::write(&config, config_text(port, rtp, digest)).unwrap();
+        std::fs::write(&config, config_text(port, rtp, &setup)).unwrap();
         let stderr = std::fs::File::create(dir.path().join("pbx.stderr.log")).unwrap();
         let stdout = std::fs::File::create(dir.path().join("pbx.stdout.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_pbxctl"))
@@ -257,6 +266,27 @@ impl Pbx {
             "--- pbxctl run stderr (end) ---\n{}",
             tail(&self.log(), chars)
         )
+    }
+
+    /// Sends the server SIGHUP: reload config and plan.
+    pub fn reload(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits up to `limit` for the server's log to contain `text`.
+    pub fn wait_for_log(&self, text: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.log().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.log().contains(text)
     }
 
     /// The server's whole stderr so far.
@@ -350,16 +380,42 @@ impl Drop for Pbx {
     }
 }
 
+/// What a test server's config differs in.
+pub struct Setup<'a> {
+    /// `sip.digest`, a YAML list.
+    pub digest: &'a str,
+    /// More `sip:` keys, YAML flow style, e.g. `tcp: { per_source: 4 }`.
+    pub sip_extra: &'a str,
+    /// The dialplan; the shipped default plan when `None`.
+    pub dialplan: Option<PathBuf>,
+}
+
+impl Default for Setup<'_> {
+    /// MD5 first: SIPp 3.6 answers only the first challenge and knows only MD5.
+    fn default() -> Self {
+        Setup {
+            digest: "[MD5, SHA-256]",
+            sip_extra: "",
+            dialplan: None,
+        }
+    }
+}
+
 /// The test config: examples/pbx.yaml's directory, this test's ports, absolute paths.
-fn config_text(port: u16, (low, high): (u16, u16), digest: &str) -> String {
+fn config_text(port: u16, (low, high): (u16, u16), setup: &Setup<'_>) -> String {
     let root = root();
+    let extra = if setup.sip_extra.is_empty() {
+        String::new()
+    } else {
+        format!(",\n       {}", setup.sip_extra)
+    };
     format!(
         r#"# Written by tests/sip.rs: the directory of examples/pbx.yaml on this test's ports.
 dialplan: "{plan}"
 database: pbx.db
 prompts: "{prompts}"
 sip: {{ listen: "127.0.0.1:{port}", rtp_ports: "{low}-{high}", realm: pbx.local,
-       digest: {digest}, auth_guard: {{ failures: 5, window: 60s, block: 300s }} }}
+       digest: {digest}, auth_guard: {{ failures: 5, window: 60s, block: 300s }}{extra} }}
 system:
   mailbox_lockout: true
   disa: ["5550100"]
@@ -374,7 +430,12 @@ extensions:
 codes:
   "1111": {{ name: Tom Smith, pin: "4826", class: 1, billing: "B-17" }}
 "#,
-        plan = root.join("dialplans/default.pbx").display(),
+        plan = setup
+            .dialplan
+            .clone()
+            .unwrap_or_else(|| root.join("dialplans/default.pbx"))
+            .display(),
+        digest = setup.digest,
         prompts = root.join("prompts/en").display(),
     )
 }
@@ -424,6 +485,21 @@ pub fn options(to: SocketAddr, wait: Duration) -> Result<String, String> {
                 ) => {}
             // ICMP port unreachable comes back as a refused connection: not up yet.
             Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Sends OPTIONS until one is answered with 200, each waiting `each`, for up to `limit`
+/// (a burst may have filled the server's socket buffer, so one OPTIONS can be lost).
+pub fn options_answered(to: SocketAddr, limit: Duration) -> Result<String, String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match options(to, Duration::from_millis(500)) {
+            Ok(reply) if reply.starts_with("SIP/2.0 200") => return Ok(reply),
+            other if Instant::now() > deadline => {
+                return Err(format!("no 200 to OPTIONS within {limit:?}: {other:?}"));
+            }
+            _ => {}
         }
     }
 }

@@ -636,7 +636,8 @@ fn a_reload_serves_new_calls_and_lets_old_ones_finish() {
     answered_call(&mut b, "101", "sip-pass-101", "*11", "c8");
     let old = call_id(&b);
     let engine = engine_for(&b.store);
-    b.switch.reload(engine, prompts());
+    let settings = b.switch.settings.clone();
+    b.switch.reload(engine, prompts(), settings);
     assert_eq!(b.switch.engines.len(), 2, "the old engine still has a call");
     b.input(Input::Keys {
         call: old,
