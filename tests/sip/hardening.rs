@@ -242,8 +242,8 @@ fn a_reload_keeps_serving_through_a_broken_plan_and_says_what_needs_a_restart() 
     });
     let deep = format!(
         "dial 1234 {{\n{}hangup\n{}}}\n",
-        "if true {\n".repeat(20_000),
-        "}\n".repeat(20_000)
+        "if true {\n".repeat(5_000),
+        "}\n".repeat(5_000)
     );
     std::fs::write(&plan, deep).unwrap();
     pbx.reload();
