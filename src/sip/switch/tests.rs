@@ -171,17 +171,7 @@ impl Bench {
         let text = make(None, 2);
         let method = text.split(' ').next().unwrap().to_owned();
         let uri = text.split(' ').nth(1).unwrap().to_owned();
-        let auth = ClientAnswer {
-            username: user,
-            password,
-            realm: "pbx.local",
-            nonce: &nonce,
-            method: &method,
-            uri: &uri,
-            algorithm: Algorithm::Md5,
-            qop_auth: Some(("c0ffee", 1)),
-        }
-        .authorization();
+        let auth = answer(user, password, &nonce, &method, &uri, Some(1));
         self.send(from, &make(Some(&auth), 2));
         self.responses()
     }
@@ -201,6 +191,29 @@ fn challenge_nonce(challenge: &Response) -> String {
         .expect("a challenge");
     let quoted = header.split("nonce=\"").nth(1).expect("a nonce");
     quoted.split('"').next().unwrap_or_default().to_owned()
+}
+
+/// An `Authorization` value for `user` answering `nonce` in MD5: with qop=auth and
+/// count `nc`, or in the RFC 2069 form without qop when `nc` is `None`.
+fn answer(
+    user: &str,
+    password: &str,
+    nonce: &str,
+    method: &str,
+    uri: &str,
+    nc: Option<u32>,
+) -> String {
+    ClientAnswer {
+        username: user,
+        password,
+        realm: "pbx.local",
+        nonce,
+        method,
+        uri,
+        algorithm: Algorithm::Md5,
+        qop_auth: nc.map(|n| ("c0ffee", n)),
+    }
+    .authorization()
 }
 
 /// A fresh branch per request, so no test request is taken for a retransmission.
@@ -400,17 +413,14 @@ fn a_stale_nonce_is_challenged_again_with_stale() {
     let r = b.responses().remove(0);
     let nonce = challenge_nonce(&r);
     b.wait(301_000);
-    let auth = ClientAnswer {
-        username: "101",
-        password: "sip-pass-101",
-        realm: "pbx.local",
-        nonce: &nonce,
-        method: "REGISTER",
-        uri: "sip:pbx.local",
-        algorithm: Algorithm::Md5,
-        qop_auth: Some(("c", 1)),
-    }
-    .authorization();
+    let auth = answer(
+        "101",
+        "sip-pass-101",
+        &nonce,
+        "REGISTER",
+        "sip:pbx.local",
+        Some(1),
+    );
     b.send(phone(5062), &register("101", Some(&auth), 2));
     let r = b.responses().remove(0);
     assert_eq!(r.status, 401);
@@ -721,21 +731,6 @@ fn rfc4475_torture_messages() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// An `Authorization` value for `user` answering `nonce` (MD5, qop=auth, count `nc`).
-fn answer(user: &str, password: &str, nonce: &str, method: &str, uri: &str, nc: u32) -> String {
-    ClientAnswer {
-        username: user,
-        password,
-        realm: "pbx.local",
-        nonce,
-        method,
-        uri,
-        algorithm: Algorithm::Md5,
-        qop_auth: Some(("c0ffee", nc)),
-    }
-    .authorization()
-}
-
 /// The probe of issue 8: one authenticated call to an outside number, then its exact
 /// `Authorization` header sent again in ten new calls from other addresses, and on a
 /// call to another number.
@@ -754,7 +749,7 @@ fn a_captured_authorization_is_not_accepted_again() {
         &challenge_nonce(&challenge),
         "INVITE",
         uri,
-        1,
+        Some(1),
     );
     b.send(
         phone(5062),
@@ -822,7 +817,7 @@ fn a_replayed_register_adds_no_contact_and_a_counting_phone_sees_no_extra_401() 
         &nonce,
         "REGISTER",
         "sip:pbx.local",
-        1,
+        Some(1),
     );
     b.send(phone(5062), &register("101", Some(&auth), 2));
     assert_eq!(b.statuses(), [200]);
@@ -841,7 +836,7 @@ fn a_replayed_register_adds_no_contact_and_a_counting_phone_sees_no_extra_401() 
             &nonce,
             "REGISTER",
             "sip:pbx.local",
-            nc,
+            Some(nc),
         );
         b.send(phone(5062), &register("101", Some(&auth), nc + 10));
         assert_eq!(b.statuses(), [200], "nc {nc}");
@@ -849,17 +844,14 @@ fn a_replayed_register_adds_no_contact_and_a_counting_phone_sees_no_extra_401() 
     // Without qop, a nonce is good once.
     b.send(phone(5062), &register("101", None, 30));
     let nonce = challenge_nonce(&b.responses()[0]);
-    let bare = ClientAnswer {
-        username: "101",
-        password: "sip-pass-101",
-        realm: "pbx.local",
-        nonce: &nonce,
-        method: "REGISTER",
-        uri: "sip:pbx.local",
-        algorithm: Algorithm::Md5,
-        qop_auth: None,
-    }
-    .authorization();
+    let bare = answer(
+        "101",
+        "sip-pass-101",
+        &nonce,
+        "REGISTER",
+        "sip:pbx.local",
+        None,
+    );
     b.send(phone(5062), &register("101", Some(&bare), 31));
     assert_eq!(b.statuses(), [200]);
     b.send(phone(5062), &register("101", Some(&bare), 32));
