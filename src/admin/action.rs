@@ -10,8 +10,8 @@ use crate::dsl::Plan;
 use crate::dsl::ast::OwnerKind;
 use crate::dsl::plan::{Policy, StateField};
 use crate::engine::eval::Scope;
-use crate::engine::leg::Leg;
-use crate::engine::secret_check::{Verdict, check_secret};
+use crate::engine::presence::Presence;
+use crate::engine::secret_check::{self, Verdict};
 use crate::store::{AuditEntry, Operator, SecretHasher, SecretId, StateValue, Store, StoreError};
 use rand::RngExt;
 
@@ -125,10 +125,7 @@ impl Admin<'_> {
     }
 
     fn policy(&self, owner: OwnerKind, secret: &str) -> Option<&Policy> {
-        self.plan
-            .policies
-            .iter()
-            .find(|p| p.owner == owner && p.secret == secret)
+        self.plan.policy(owner, secret)
     }
 
     fn lock_extension(&self, ext: &str) -> Result<Reply, StoreError> {
@@ -283,23 +280,30 @@ impl Admin<'_> {
             owner: ext.into(),
             kind: "voicemail".into(),
         };
-        let leg = Leg::new(0, String::new(), false, String::new(), self.now);
-        let scope = Scope {
+        let secret = exists.then_some(&id);
+        let record = secret_check::begin(self.store, secret)?;
+        let matched = self.hasher.verify(passcode, record.hash.as_deref());
+        // The policy's lockout clauses read settings only: no call is needed for them.
+        let presence = Presence::default();
+        let settings_only = Scope {
+            plan: self.plan,
             store: self.store,
             settings: self.settings,
-            leg: &leg,
+            leg: None,
+            presence: &presence,
             now: self.now,
         };
-        let verdict = check_secret(
-            self.store,
-            self.hasher,
-            policy,
-            &scope,
-            exists.then_some(&id),
-            passcode,
-            0,
-        )
-        .map_err(|f| StoreError::Sql(f.message))?;
+        let lock_at = match secret_check::lock_threshold(policy, &settings_only, 1) {
+            Ok(n) => n,
+            Err(fault) => {
+                let place = self.plan.sources.locate(fault.span);
+                return Ok(Reply::fail(
+                    2,
+                    format!("error: {place}: {}\n", fault.message),
+                ));
+            }
+        };
+        let verdict = secret_check::conclude(self.store, secret, &record, matched, lock_at)?;
         let (status, line) = match verdict {
             Verdict::Ok => (0, "OK"),
             Verdict::Locked => (1, "Mailbox locked"),

@@ -259,6 +259,7 @@ async fn signals(
                         // The nonce key stays: the switch keeps its own.
                         let switch = switch_settings(&config.sip, running.local, [0; 32]);
                         let drain = config.sip.drain;
+                        let parts = Box::new(parts);
                         let _ = control.send(Control::Reload { parts, switch, drain });
                     }
                     Ok(Err(e)) => warn!(error = %e, "reload failed; still serving the old plan"),

@@ -56,6 +56,9 @@ pub struct ExtensionEntry {
     /// PIN-protected outbound calling (PN).
     #[serde(default)]
     pub pin_protect: PinProtect,
+    /// Follow me (FW-2).
+    #[serde(default)]
+    pub follow_me: FollowMe,
     /// Initial state: terminal blocked.
     #[serde(default, skip_serializing)]
     pub blocked: Option<bool>,
@@ -126,6 +129,46 @@ pub struct PinProtect {
     /// Grant length in seconds.
     #[serde(default)]
     pub duration: u64,
+}
+
+/// `follow_me: { enabled, ring_duration, list: [{number, ring_time}] }` (seconds).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowMe {
+    /// Whether follow me is on.
+    #[serde(default)]
+    pub enabled: bool,
+    /// How long the extension itself rings first.
+    #[serde(default = "default_ring_duration")]
+    pub ring_duration: u64,
+    /// The numbers rung next, in order; outside ones with the outside prefix.
+    #[serde(default)]
+    pub list: Vec<FollowMeStep>,
+}
+
+impl Default for FollowMe {
+    fn default() -> FollowMe {
+        FollowMe {
+            enabled: false,
+            ring_duration: default_ring_duration(),
+            list: Vec::new(),
+        }
+    }
+}
+
+fn default_ring_duration() -> u64 {
+    30
+}
+
+/// One follow-me number and how long it rings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowMeStep {
+    /// An extension, or an outside number with the outside prefix.
+    pub number: String,
+    /// Seconds it rings.
+    #[serde(default = "default_ring_duration")]
+    pub ring_time: u64,
 }
 
 /// `forward: { all, busy, no_answer }`.

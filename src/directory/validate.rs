@@ -9,10 +9,8 @@ use crate::dsl::ast::OwnerKind;
 use crate::dsl::diagnostic::Diagnostic;
 use crate::dsl::span::{FileId, SourceMap};
 use crate::dsl::value::Value;
-use std::collections::BTreeMap;
 
-/// System settings after overrides, ready for the engine.
-pub type Settings = BTreeMap<String, Value>;
+pub use crate::dsl::settings::Settings;
 
 /// Checks the directory; returns the plan's settings with the directory's overrides.
 pub fn validate(
@@ -23,22 +21,24 @@ pub fn validate(
 ) -> Result<Settings, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let at = |loc: serde_saphyr::Location| span_at(sources, file, loc);
-    let mut settings = plan.settings.clone();
+    let mut overrides = Vec::new();
     for (name, value) in &dir.system {
         let span = at(value.referenced);
-        match plan.settings.get(name) {
+        match plan.settings.id(name) {
             None => errors.push(Diagnostic::error(
                 "unknown-setting",
                 span,
                 format!(
                     "the dialplan has no setting `{name}` (settings: {})",
-                    plan.settings.keys().cloned().collect::<Vec<_>>().join(", ")
+                    plan.settings
+                        .iter()
+                        .map(|(n, _)| n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )),
-            Some(default) => match convert(&value.value, default) {
-                Ok(v) => {
-                    settings.insert(name.clone(), v);
-                }
+            Some(id) => match convert(&value.value, plan.settings.get(name).expect("declared")) {
+                Ok(v) => overrides.push((id, v)),
                 Err(e) => errors.push(Diagnostic::error(
                     "setting-type",
                     span,
@@ -47,14 +47,18 @@ pub fn validate(
             },
         }
     }
-    let emergency = settings
-        .get("emergency")
-        .cloned()
-        .unwrap_or(Value::List(Vec::new()));
-    let numbering = settings
-        .get("numbering")
-        .cloned()
-        .unwrap_or(Value::Range(0, u64::MAX));
+    let settings = Settings::new(&plan.settings, &overrides);
+    let emergency = Value::List(
+        settings
+            .engine
+            .emergency
+            .iter()
+            .cloned()
+            .map(Value::Digits)
+            .collect(),
+    );
+    let (low, high) = settings.engine.numbering;
+    let numbering = Value::Range(low, high);
     let policy = |owner: OwnerKind, secret: &str| {
         plan.policies
             .iter()

@@ -286,11 +286,18 @@ pub enum StmtKind {
     Unlock(SecretRef),
     /// `ring EXT`.
     Ring(Expr),
-    /// `alert EXT [for DURATION]`.
+    /// `alert TARGET [for DURATION] [busy {}]`.
     Alert {
-        extension: Expr,
+        target: Expr,
         timeout: Option<Expr>,
+        busy: Option<Block>,
     },
+    /// `forward TARGET`.
+    Forward(Expr),
+    /// `add VALUE to LIST`.
+    ListAdd { value: Expr, list: Word },
+    /// `remove VALUE from LIST`.
+    ListRemove { value: Expr, list: Word },
     /// `outbound NUMBER`.
     Outbound(Expr),
     /// `voicemail MAILBOX`.

@@ -1,12 +1,19 @@
 //! The dialplan language: grammar, syntax tree, checks, and the compiled [`Plan`].
 
+mod analyze;
 pub mod ast;
 pub mod compile;
 pub mod diagnostic;
+pub mod expr;
+mod load;
+mod lower;
 pub mod nesting;
 pub mod parse;
 pub mod pattern;
 pub mod plan;
+pub mod reason;
+mod resolve;
+pub mod settings;
 pub mod span;
 pub mod value;
 

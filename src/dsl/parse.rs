@@ -99,6 +99,10 @@ fn describe(which: Rule) -> &'static str {
         | Rule::s_unlock
         | Rule::s_ring
         | Rule::s_alert
+        | Rule::alert_busy
+        | Rule::s_forward
+        | Rule::s_add
+        | Rule::s_remove
         | Rule::s_outbound
         | Rule::s_voicemail
         | Rule::s_reject
@@ -509,9 +513,36 @@ impl Cx {
             Rule::s_unlock => StmtKind::Unlock(self.parse_secret_ref(p.next().unwrap())),
             Rule::s_ring => StmtKind::Ring(self.parse_expr(p.next().unwrap())),
             Rule::s_alert => {
-                let extension = self.parse_expr(p.next().unwrap());
-                let timeout = p.next().map(|e| self.parse_expr(e));
-                StmtKind::Alert { extension, timeout }
+                let target = self.parse_expr(p.next().unwrap());
+                let (mut timeout, mut busy) = (None, None);
+                for part in p {
+                    match part.as_rule() {
+                        Rule::alert_busy => {
+                            busy = Some(self.parse_block(part.into_inner().next().unwrap()));
+                        }
+                        _ => timeout = Some(self.parse_expr(part)),
+                    }
+                }
+                StmtKind::Alert {
+                    target,
+                    timeout,
+                    busy,
+                }
+            }
+            Rule::s_forward => StmtKind::Forward(self.parse_expr(p.next().unwrap())),
+            Rule::s_add => {
+                let value = self.parse_expr(p.next().unwrap());
+                StmtKind::ListAdd {
+                    value,
+                    list: self.word(p.next().unwrap()),
+                }
+            }
+            Rule::s_remove => {
+                let value = self.parse_expr(p.next().unwrap());
+                StmtKind::ListRemove {
+                    value,
+                    list: self.word(p.next().unwrap()),
+                }
             }
             Rule::s_outbound => StmtKind::Outbound(self.parse_expr(p.next().unwrap())),
             Rule::s_voicemail => StmtKind::Voicemail(self.parse_expr(p.next().unwrap())),

@@ -1,11 +1,13 @@
 //! A checked plan: what the engine runs. Rule bodies are lowered to flat op lists
 //! with jumps, so a call leg is just a program and a position, easy to suspend.
 
-use super::ast::{Expr, Object, OwnerKind, Unlocker};
+use super::ast::{OwnerKind, Unlocker};
 use super::diagnostic::Diagnostic;
+use super::expr::{Expr, Party};
 use super::pattern::Pattern;
+use super::reason::RejectReason;
+use super::settings::{SettingId, SettingTable, Settings};
 use super::span::{SourceMap, Span};
-use super::value::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -15,7 +17,9 @@ pub struct Plan {
     /// The files it came from.
     pub sources: SourceMap,
     /// Settings and their defaults.
-    pub settings: BTreeMap<String, Value>,
+    pub settings: SettingTable,
+    /// Names of the leg variables, indexed by [`super::expr::VarId`].
+    pub vars: Vec<String>,
     /// PIN policies, indexed by [`PolicyId`].
     pub policies: Vec<Policy>,
     /// Classes of service by number.
@@ -31,6 +35,23 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The plan's own settings, with no overrides.
+    pub fn default_settings(&self) -> Settings {
+        Settings::new(&self.settings, &[])
+    }
+
+    /// The slot of a leg variable.
+    pub fn var(&self, name: &str) -> Option<super::expr::VarId> {
+        self.vars.iter().position(|v| v == name)
+    }
+
+    /// The policy governing a secret.
+    pub fn policy(&self, owner: OwnerKind, secret: &str) -> Option<&Policy> {
+        self.policies
+            .iter()
+            .find(|p| p.owner == owner && p.secret == secret)
+    }
+
     /// Every prompt the plan can play, each with where it is first used, in plan order.
     pub fn prompt_uses(&self) -> Vec<(&str, Span)> {
         let mut seen = std::collections::BTreeSet::new();
@@ -85,7 +106,7 @@ pub enum Matcher {
     /// A configured extension.
     Extension,
     /// A member of a list setting.
-    In(String),
+    In(SettingId),
     /// A dial pattern.
     Pattern(Pattern),
 }
@@ -120,8 +141,9 @@ pub struct Policy {
 pub enum Lockout {
     /// Never.
     Off,
-    /// After `threshold` failures, counted across calls unless `per_call`,
-    /// and only while `when` holds.
+    /// After `threshold` failures, counted across calls unless `per_call`, and only
+    /// while `when` holds. Both read settings only (the checker sees to it), so the
+    /// threshold is plain data for a phone and the CLI alike.
     After {
         threshold: Expr,
         per_call: bool,
@@ -228,11 +250,11 @@ impl StateField {
     }
 }
 
-/// A secret as the program names it: an object and the policy that governs it.
+/// A secret as the program names it: a party and the policy that governs it.
 #[derive(Debug, Clone)]
 pub struct SecretTarget {
     /// Whose secret (`caller`, `extension(m)`, `code(c)`).
-    pub object: Object,
+    pub party: Party,
     /// The governing policy.
     pub policy: PolicyId,
 }
@@ -245,7 +267,10 @@ pub enum Op {
     /// Play a tone.
     Tone(String),
     /// Play a prompt and collect digits into a variable.
-    Ask { prompt: String, var: String },
+    Ask {
+        prompt: String,
+        var: super::expr::VarId,
+    },
     /// Check a secret; jump to one of three places.
     Check {
         input: Expr,
@@ -260,29 +285,40 @@ pub enum Op {
     JumpUnless(Expr, usize),
     /// Change extension state.
     Set {
-        object: Object,
+        party: Party,
         field: StateField,
         value: Expr,
     },
     /// Bind a variable.
-    Let { var: String, value: Expr },
+    Let {
+        var: super::expr::VarId,
+        value: Expr,
+    },
     /// Open the outbound window for an extension.
-    GrantOutbound { object: Object, duration: Expr },
+    GrantOutbound { party: Party, duration: Expr },
     /// Lift a lockout.
     Unlock(SecretTarget),
     /// Deliver to an extension through the `incoming` rules.
     Ring(Expr),
-    /// Ring the phone; continue after the timeout if nobody answers.
+    /// Ring a phone (or a follow-me list in turn); continue after it on no answer, or
+    /// at `busy` when the phone is busy and the plan says where to go.
     Alert {
-        extension: Expr,
+        target: Expr,
         timeout: Option<Expr>,
+        busy: Option<usize>,
     },
+    /// Pass the call on as the callee's forward (FC-2).
+    Forward(Expr),
+    /// Add a number to a list setting.
+    ListAdd { list: SettingId, value: Expr },
+    /// Take a number out of a list setting.
+    ListRemove { list: SettingId, value: Expr },
     /// Leave through the trunk.
     Outbound(Expr),
     /// Leave a message.
     Voicemail(Expr),
     /// Refuse the call.
-    Reject(String),
+    Reject(RejectReason),
     /// End the call.
     Hangup,
     /// Try again from `target` while the policy's attempts last.
@@ -301,58 +337,8 @@ pub enum Op {
     Wait(Expr),
 }
 
-/// Settings the engine itself reads, with their defaults when a plan omits them.
-pub const ENGINE_SETTINGS: &[&str] = &[
-    "emergency",
-    "numbering",
-    "outside_prefix",
-    "digit_timeout",
-    "prompt_timeout",
-    "disa",
-];
-
-/// Reasons a call may be rejected with (`sessions.md`).
-pub const REJECT_REASONS: &[&str] = &[
-    "blocked",
-    "dnd",
-    "blacklisted",
-    "restricted",
-    "pin-required",
-    "rate-limited",
-    "not-found",
-    "busy",
-    "unavailable",
-];
-
 /// Tones a plan may play.
 pub const TONES: &[&str] = &["confirm", "error", "dialtone", "ringback", "busy"];
-
-/// Fields of an extension that expressions may read.
-pub const EXTENSION_FIELDS: &[&str] = &[
-    "extension",
-    "exists",
-    "name",
-    "class",
-    "department",
-    "manager",
-    "spy",
-    "agent",
-    "mailbox_type",
-    "voicemail.enabled",
-    "password_protection.enabled",
-    "pin_protect.enabled",
-    "pin_protect.duration",
-    "blocked",
-    "dnd",
-    "forward.all",
-    "forward.busy",
-    "forward.no_answer",
-    "outbound_granted",
-    "outbound_grant_until",
-];
-
-/// Fields of a verification code that expressions may read.
-pub const CODE_FIELDS: &[&str] = &["code", "exists", "name", "class", "billing"];
 
 /// Hook points the engine calls by itself.
 pub const HOOK_POINTS: &[&str] = &["on-lockout", "before-outbound"];

@@ -1,9 +1,13 @@
-//! Expression evaluation against a leg, the store and the settings.
+//! Evaluating compiled expressions against a leg, the store, the settings and who is
+//! in a call. Names were resolved when the plan was compiled; here only values are read.
 
 use super::leg::Leg;
-use crate::clock::Timestamp;
-use crate::directory::validate::Settings;
-use crate::dsl::ast::{CompareOp, Expr, ExprKind, Object, Word};
+use super::presence::Presence;
+use crate::clock::{Duration, Timestamp};
+use crate::dsl::Plan;
+use crate::dsl::ast::CompareOp;
+use crate::dsl::expr::{CodeField, Expr, ExprKind, ExtensionField, Field, Party};
+use crate::dsl::settings::{SettingId, Settings};
 use crate::dsl::span::Span;
 use crate::dsl::value::Value;
 use crate::store::{CodeRecord, ExtensionRecord, Store, StoreError};
@@ -26,12 +30,13 @@ impl Fault {
         }
     }
 
-    fn store(span: Span, e: StoreError) -> Fault {
+    /// A store failure met at a span.
+    pub fn store(span: Span, e: StoreError) -> Fault {
         Fault::at(span, e.to_string())
     }
 }
 
-/// What an object names.
+/// What a party names.
 #[derive(Debug)]
 pub enum Record {
     /// An extension number and its record, if it exists.
@@ -53,12 +58,16 @@ impl Record {
 
 /// Everything an expression can see.
 pub struct Scope<'a> {
+    /// The plan (for setting names).
+    pub plan: &'a Plan,
     /// The store.
     pub store: &'a dyn Store,
     /// Settings in force.
     pub settings: &'a Settings,
-    /// The leg.
-    pub leg: &'a Leg,
+    /// The leg, if the expression runs on one (policy clauses do not).
+    pub leg: Option<&'a Leg>,
+    /// Who is in an answered call.
+    pub presence: &'a Presence,
     /// The time.
     pub now: Timestamp,
 }
@@ -67,7 +76,10 @@ impl Scope<'_> {
     /// Evaluates an expression.
     pub fn eval(&self, expr: &Expr) -> Result<Value, Fault> {
         Ok(match &expr.kind {
-            ExprKind::Literal(lit) => Value::from(lit),
+            ExprKind::Const(v) => v.clone(),
+            ExprKind::Var(slot) => self.leg(expr.span)?.vars[*slot].clone(),
+            ExprKind::Setting(id) => self.setting(*id, expr.span)?,
+            ExprKind::Now => Value::Time(self.now),
             ExprKind::Not(e) => Value::Bool(!self.eval(e)?.truthy()),
             ExprKind::And(parts) => {
                 for part in parts {
@@ -114,11 +126,15 @@ impl Scope<'_> {
                 let since = Timestamp(self.now.0 - window.0);
                 let n = self
                     .store
-                    .tally_since(&name.text, &key, since)
+                    .tally_since(name, &key, since)
                     .map_err(|e| Fault::store(expr.span, e))?;
                 Value::Int(i64::from(n))
             }
-            ExprKind::Path { object, fields } => self.path(object, fields, expr.span)?,
+            ExprKind::Key(party) => Value::Digits(self.record(party, expr.span)?.key().to_string()),
+            ExprKind::Field(party, field) => {
+                let record = self.record(party, expr.span)?;
+                self.field(&record, *field)
+            }
         })
     }
 
@@ -129,9 +145,41 @@ impl Scope<'_> {
             .ok_or_else(|| Fault::at(expr.span, format!("expected digits, found {}", v.kind())))
     }
 
-    /// Resolves an object to the record it names.
-    pub fn record(&self, object: &Object) -> Result<Record, Fault> {
-        let span = object.span();
+    /// Evaluates to a duration (plain numbers are seconds).
+    pub fn duration(&self, expr: &Expr, what: &str) -> Result<Duration, Fault> {
+        self.eval(expr)?
+            .as_duration()
+            .ok_or_else(|| Fault::at(expr.span, format!("{what} is a duration")))
+    }
+
+    fn leg(&self, span: Span) -> Result<&Leg, Fault> {
+        self.leg
+            .ok_or_else(|| Fault::at(span, "only a call has variables and parties"))
+    }
+
+    /// A setting's value; a list setting with the changes `add` and `remove` made.
+    pub fn setting(&self, id: SettingId, span: Span) -> Result<Value, Fault> {
+        let value = self.settings.get(id);
+        let Value::List(items) = value else {
+            return Ok(value.clone());
+        };
+        let changes = self
+            .store
+            .list_changes(self.plan.settings.name(id))
+            .map_err(|e| Fault::store(span, e))?;
+        let mut items = items.clone();
+        for (entry, added) in changes {
+            let entry = Value::Digits(entry);
+            items.retain(|i| !i.same(&entry));
+            if added {
+                items.push(entry);
+            }
+        }
+        Ok(Value::List(items))
+    }
+
+    /// Resolves a party to the record it names.
+    pub fn record(&self, party: &Party, span: Span) -> Result<Record, Fault> {
         let extension = |number: String| -> Result<Record, Fault> {
             let rec = self
                 .store
@@ -139,27 +187,24 @@ impl Scope<'_> {
                 .map_err(|e| Fault::store(span, e))?;
             Ok(Record::Extension(number, rec.map(Box::new)))
         };
-        match object {
-            Object::Named(w) if w.text == "caller" => {
-                if self.leg.caller_is_extension {
-                    extension(self.leg.caller.clone())
+        match party {
+            Party::Caller => {
+                let leg = self.leg(span)?;
+                if leg.caller_is_extension {
+                    extension(leg.caller.clone())
                 } else {
-                    Ok(Record::Outside(self.leg.caller.clone()))
+                    Ok(Record::Outside(leg.caller.clone()))
                 }
             }
-            Object::Named(w) if w.text == "callee" => match &self.leg.callee {
+            Party::Callee => match &self.leg(span)?.callee {
                 Some(c) => extension(c.clone()),
                 None => Err(Fault::at(
                     span,
                     "`callee` is only known inside `incoming` rules",
                 )),
             },
-            Object::Named(w) => Err(Fault::at(
-                w.span,
-                format!("`{}` is not an extension or a code", w.text),
-            )),
-            Object::Extension(arg, _) => extension(self.text(arg)?),
-            Object::Code(arg, _) => {
+            Party::Extension(arg) => extension(self.text(arg)?),
+            Party::Code(arg) => {
                 let code = self.text(arg)?;
                 let rec = self.store.code(&code).map_err(|e| Fault::store(span, e))?;
                 Ok(Record::Code(code, rec))
@@ -167,86 +212,82 @@ impl Scope<'_> {
         }
     }
 
-    fn path(&self, object: &Object, fields: &[Word], span: Span) -> Result<Value, Fault> {
-        if let Object::Named(w) = object
-            && w.text != "caller"
-            && w.text != "callee"
-        {
-            return self.name(w);
-        }
-        let record = self.record(object)?;
-        if fields.is_empty() {
-            return Ok(Value::Digits(record.key().to_string()));
-        }
-        let dotted = fields
-            .iter()
-            .map(|w| w.text.as_str())
-            .collect::<Vec<_>>()
-            .join(".");
-        Ok(match &record {
-            Record::Extension(n, Some(r)) => extension_field(n, r, &dotted, self.now),
-            Record::Extension(n, None) | Record::Outside(n) => match dotted.as_str() {
-                "extension" => Value::Digits(n.clone()),
-                "exists" => Value::Bool(false),
+    fn field(&self, record: &Record, field: Field) -> Value {
+        match (record, field) {
+            (Record::Extension(n, Some(r)), Field::Extension(f)) => {
+                extension_field(n, r, f, self.now, self.presence)
+            }
+            (Record::Extension(n, None) | Record::Outside(n), Field::Extension(f)) => match f {
+                ExtensionField::Extension => Value::Digits(n.clone()),
+                ExtensionField::Exists | ExtensionField::Busy => Value::Bool(false),
                 _ => Value::None,
             },
-            Record::Code(c, rec) => match (dotted.as_str(), rec) {
-                ("code", _) => Value::Digits(c.clone()),
-                ("exists", r) => Value::Bool(r.is_some()),
-                ("name", Some(r)) => Value::Str(r.name.clone()),
-                ("class", Some(r)) => Value::Int(i64::from(r.class)),
-                ("billing", Some(r)) => r.billing.clone().map_or(Value::None, Value::Str),
+            (Record::Code(c, rec), Field::Code(f)) => match (f, rec) {
+                (CodeField::Code, _) => Value::Digits(c.clone()),
+                (CodeField::Exists, r) => Value::Bool(r.is_some()),
+                (CodeField::Name, Some(r)) => Value::Str(r.name.clone()),
+                (CodeField::Class, Some(r)) => Value::Int(i64::from(r.class)),
+                (CodeField::Billing, Some(r)) => r.billing.clone().map_or(Value::None, Value::Str),
                 (_, None) => Value::None,
-                _ => return Err(Fault::at(span, format!("a code has no field `{dotted}`"))),
             },
-        })
-    }
-
-    fn name(&self, w: &Word) -> Result<Value, Fault> {
-        if w.text == "now" {
-            return Ok(Value::Time(self.now));
+            // The compiler types fields by party; a mismatch reads as nothing.
+            _ => Value::None,
         }
-        if let Some(v) = self.leg.vars.get(&w.text) {
-            return Ok(v.clone());
-        }
-        if let Some(v) = self.settings.get(&w.text) {
-            return Ok(v.clone());
-        }
-        // Checked at load time; here only for a variable read before it is set.
-        Ok(Value::None)
     }
 }
 
-fn extension_field(number: &str, r: &ExtensionRecord, field: &str, now: Timestamp) -> Value {
+fn extension_field(
+    number: &str,
+    r: &ExtensionRecord,
+    field: ExtensionField,
+    now: Timestamp,
+    presence: &Presence,
+) -> Value {
+    use ExtensionField as F;
     let c = &r.config;
     let s = &r.state;
     let opt_str = |v: &Option<String>| v.clone().map_or(Value::None, Value::Str);
     let opt_digits = |v: &Option<String>| v.clone().map_or(Value::None, Value::Digits);
     match field {
-        "extension" => Value::Digits(number.to_string()),
-        "exists" => Value::Bool(true),
-        "name" => opt_str(&c.name),
-        "class" => Value::Int(i64::from(c.class)),
-        "department" => opt_str(&c.department),
-        "manager" => Value::Bool(c.manager),
-        "spy" => Value::Bool(c.spy),
-        "agent" => c
+        F::Extension => Value::Digits(number.to_string()),
+        F::Exists => Value::Bool(true),
+        F::Name => opt_str(&c.name),
+        F::Class => Value::Int(i64::from(c.class)),
+        F::Department => opt_str(&c.department),
+        F::Manager => Value::Bool(c.manager),
+        F::Spy => Value::Bool(c.spy),
+        F::Agent => c
             .agent
             .map_or(Value::None, |a| Value::Str(format!("{a:?}").to_lowercase())),
-        "mailbox_type" => Value::Str(format!("{:?}", c.mailbox_type).to_lowercase()),
-        "voicemail.enabled" => Value::Bool(c.voicemail.enabled),
-        "password_protection.enabled" => Value::Bool(c.password_protection.enabled),
-        "pin_protect.enabled" => Value::Bool(c.pin_protect.enabled),
-        "pin_protect.duration" => Value::Duration(crate::clock::Duration::seconds(
-            c.pin_protect.duration as i64,
-        )),
-        "blocked" => Value::Bool(s.blocked),
-        "dnd" => Value::Bool(s.dnd),
-        "forward.all" => opt_digits(&s.forward_all),
-        "forward.busy" => opt_digits(&s.forward_busy),
-        "forward.no_answer" => opt_digits(&s.forward_no_answer),
-        "outbound_granted" => Value::Bool(s.outbound_grant_until.is_some_and(|until| now < until)),
-        "outbound_grant_until" => s.outbound_grant_until.map_or(Value::None, Value::Time),
-        _ => Value::None,
+        F::MailboxType => Value::Str(format!("{:?}", c.mailbox_type).to_lowercase()),
+        F::VoicemailEnabled => Value::Bool(c.voicemail.enabled),
+        F::PasswordProtectionEnabled => Value::Bool(c.password_protection.enabled),
+        F::PinProtectEnabled => Value::Bool(c.pin_protect.enabled),
+        F::PinProtectDuration => Value::Duration(Duration::seconds(c.pin_protect.duration as i64)),
+        F::Blocked => Value::Bool(s.blocked),
+        F::Dnd => Value::Bool(s.dnd),
+        F::ForwardAll => opt_digits(&s.forward_all),
+        F::ForwardBusy => opt_digits(&s.forward_busy),
+        F::ForwardNoAnswer => opt_digits(&s.forward_no_answer),
+        F::OutboundGranted => Value::Bool(s.outbound_grant_until.is_some_and(|until| now < until)),
+        F::OutboundGrantUntil => s.outbound_grant_until.map_or(Value::None, Value::Time),
+        F::Busy => Value::Bool(presence.is_busy(number)),
+        F::FollowMeEnabled => Value::Bool(c.follow_me.enabled),
+        F::FollowMeRingDuration => {
+            Value::Duration(Duration::seconds(c.follow_me.ring_duration as i64))
+        }
+        F::FollowMeList => Value::List(
+            c.follow_me
+                .list
+                .iter()
+                .map(|step| {
+                    Value::List(vec![
+                        Value::Digits(step.number.clone()),
+                        Value::Duration(Duration::seconds(step.ring_time as i64)),
+                    ])
+                })
+                .collect(),
+        ),
+        F::LastExternalCaller => opt_digits(&s.last_external_caller),
     }
 }

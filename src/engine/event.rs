@@ -1,11 +1,19 @@
 //! What goes into the engine and what comes out.
 
+use crate::dsl::reason::RejectReason;
 use std::fmt;
 
-/// Identifies a call leg; the driver picks the numbers.
+/// Identifies a call leg. Drivers number the legs they bring (`Input::Call`) below
+/// [`PLACED_LEGS`]; the engine numbers the legs it asks the driver to place from there.
 pub type LegId = u64;
 
-/// Something that happened to a call, handed to [`super::Engine::handle`].
+/// The first id of the legs the engine places.
+pub const PLACED_LEGS: LegId = 1 << 62;
+
+/// Identifies a secret check the engine asked its driver to verify.
+pub type VerifyId = u64;
+
+/// Something that happened, handed to [`super::Engine::handle`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     /// A new leg dials `to`.
@@ -17,23 +25,64 @@ pub enum Input {
         /// Dialed digits.
         to: String,
     },
-    /// The caller pressed a key.
+    /// A key was pressed on a leg.
     Digit {
         /// The leg.
         leg: LegId,
         /// `0`-`9`, `*`, `#`.
         digit: char,
     },
-    /// An extension picked up the call ringing there.
-    Answer {
-        /// The extension.
-        extension: String,
+    /// What came of a leg the engine placed.
+    Progress {
+        /// The placed leg.
+        leg: LegId,
+        /// How it went.
+        progress: Progress,
     },
-    /// The caller hung up.
+    /// A leg hung up (its phone, or the far end of the trunk).
     Hangup {
         /// The leg.
         leg: LegId,
     },
+    /// The driver's answer to an [`Output::Verify`].
+    Verified {
+        /// The request answered.
+        request: VerifyId,
+        /// Whether the entered digits are the secret.
+        matched: bool,
+    },
+}
+
+/// How a placed leg is getting on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// It rings.
+    Ringing,
+    /// It answered.
+    Answered,
+    /// The phone or the far end is busy.
+    Busy,
+    /// It could not be reached.
+    Failed,
+}
+
+/// Where a placed leg goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An extension's phones.
+    Extension(String),
+    /// A number outside the PBX (prefix already stripped).
+    Outside(String),
+}
+
+impl fmt::Display for Target {
+    /// `101` or `external:5551234`, as sessions write a connected party.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Extension(e) => f.write_str(e),
+            Target::Outside(n) => write!(f, "external:{n}"),
+        }
+    }
 }
 
 /// What the PBX did on a leg (the vocabulary of `sessions.md`).
@@ -55,7 +104,7 @@ pub enum Event {
     /// `voicemail MAILBOX`.
     Voicemail(String),
     /// `reject REASON`.
-    Reject(String),
+    Reject(RejectReason),
     /// `hangup`.
     Hangup,
 }
@@ -82,6 +131,16 @@ impl fmt::Display for Event {
     }
 }
 
+/// Digits a caller entered for a secret: passed to the driver to verify, never shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Entered(pub String);
+
+impl fmt::Debug for Entered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Entered(<redacted>)")
+    }
+}
+
 /// What the engine asks its driver to do or know.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
@@ -91,6 +150,42 @@ pub enum Output {
         leg: LegId,
         /// What.
         event: Event,
+    },
+    /// Place a new leg: ring an extension's phones, or call out. Answer with
+    /// [`Input::Progress`] (and [`Input::Hangup`] when it ends).
+    Place {
+        /// The new leg's id.
+        leg: LegId,
+        /// The caller's leg, whose call it joins.
+        call: LegId,
+        /// The calling number to show.
+        from: String,
+        /// Where to.
+        target: Target,
+    },
+    /// Connect the media of two legs.
+    Bridge {
+        /// One leg.
+        a: LegId,
+        /// The other.
+        b: LegId,
+    },
+    /// Hang up a leg the engine placed (it stops ringing, or its call ended).
+    End {
+        /// The leg.
+        leg: LegId,
+    },
+    /// Verify `entered` against a stored hash (`None`: no secret; verify anyway, so
+    /// timing reveals nothing) and answer with [`Input::Verified`]. Slow by design.
+    Verify {
+        /// The request, to answer.
+        request: VerifyId,
+        /// The leg waiting.
+        leg: LegId,
+        /// What the caller entered.
+        entered: Entered,
+        /// The stored PHC hash.
+        hash: Option<String>,
     },
     /// A problem worth logging: a failed hook, a store error, a plan fault.
     Warning {

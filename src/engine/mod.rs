@@ -1,32 +1,42 @@
 //! The call engine, sans-IO: `handle(now, input)` in, `poll()` outputs out,
 //! `next_deadline()` / `handle_timeout(now)` for timers. It never reads a clock,
 //! a socket or a file; the session runner and the SIP server both drive it.
+//!
+//! A call is a caller's leg, whose program the plan runs, and the legs the engine
+//! places for it: an extension's phones for `alert` (one after another for follow me),
+//! an outside number for `outbound`. The engine asks its driver to place, bridge and end
+//! legs and to verify secrets, and takes what came of it as inputs. `program.rs` runs
+//! one leg's ops; everything that involves two legs happens here.
 
+mod call_record;
+mod context;
 pub mod eval;
 pub mod event;
 pub mod leg;
+pub mod presence;
+mod program;
 pub mod secret_check;
 
-use crate::clock::{Duration, Timestamp};
-use crate::directory::validate::Settings;
+use crate::clock::Timestamp;
 use crate::dsl::Plan;
-use crate::dsl::ast::{Object, OwnerKind, Unlocker};
-use crate::dsl::plan::{Matcher, Op, Rule, SecretTarget};
+use crate::dsl::plan::{Matcher, Rule};
+use crate::dsl::reason::RejectReason;
+use crate::dsl::settings::Settings;
 use crate::dsl::value::Value;
-use crate::hooks::{Decision, Hooks};
-use crate::store::{CallRecord, SecretHasher, SecretId, StateValue, Store};
-use eval::{Fault, Record, Scope};
-use event::{Event, Input, LegId, Output};
-use leg::{Leg, Wait};
-use secret_check::{Verdict, check_secret};
-use std::collections::{BTreeMap, VecDeque};
+use crate::hooks::Hooks;
+use crate::store::Store;
+use context::Context;
+use event::{Event, Input, LegId, Output, Progress, Target, VerifyId};
+use leg::{Alerting, Leg, Role, Wait};
+use program::Yield;
+use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// Ops one leg may run between two waits before the engine calls it a loop.
-const STEP_BUDGET: usize = 10_000;
 
 /// Longest in-call code the engine waits for.
 const MAX_INCALL_DIGITS: usize = 16;
+
+/// Forwards a call may take before the last extension reached simply rings (FC-2).
+const MAX_FORWARD_HOPS: usize = 5;
 
 /// Which rule list a call starts in.
 #[derive(Clone, Copy)]
@@ -35,48 +45,24 @@ enum Entry {
     Inbound,
 }
 
-/// The engine: a plan, the store, and the live legs.
+/// The engine: its context and the live legs.
 pub struct Engine<S: Store> {
-    plan: Arc<Plan>,
-    hooks: Arc<Hooks>,
-    settings: Settings,
-    store: S,
-    hasher: SecretHasher,
+    cx: Context<S>,
     legs: BTreeMap<LegId, Leg>,
-    out: VecDeque<Output>,
-}
-
-/// How running a leg's program stopped.
-enum Stop {
-    /// It waits for input or a timer.
-    Wait,
-    /// It ended; the leg is over.
-    End,
 }
 
 impl<S: Store> Engine<S> {
     /// An engine for a plan, its compiled hooks, the settings in force and a store.
-    pub fn new(
-        plan: Arc<Plan>,
-        hooks: Arc<Hooks>,
-        settings: Settings,
-        store: S,
-        hasher: SecretHasher,
-    ) -> Self {
+    pub fn new(plan: Arc<Plan>, hooks: Arc<Hooks>, settings: Settings, store: S) -> Self {
         Engine {
-            plan,
-            hooks,
-            settings,
-            store,
-            hasher,
+            cx: Context::new(plan, hooks, settings, store),
             legs: BTreeMap::new(),
-            out: VecDeque::new(),
         }
     }
 
     /// The store, for drivers that also run admin actions.
     pub fn store(&self) -> &S {
-        &self.store
+        &self.cx.store
     }
 
     /// Feeds one input at time `now`.
@@ -84,18 +70,15 @@ impl<S: Store> Engine<S> {
         match input {
             Input::Call { leg, from, to } => self.start_call(now, leg, from, to),
             Input::Digit { leg, digit } => self.digit(now, leg, digit),
-            Input::Answer { extension } => self.answer(now, &extension),
-            Input::Hangup { leg } => {
-                if self.legs.contains_key(&leg) {
-                    self.finish(now, leg);
-                }
-            }
+            Input::Progress { leg, progress } => self.progress(now, leg, progress),
+            Input::Hangup { leg } => self.hung_up(now, leg),
+            Input::Verified { request, matched } => self.verified(now, request, matched),
         }
     }
 
     /// The next output, if any; drain after every input.
     pub fn poll(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        self.cx.out.pop_front()
     }
 
     /// The earliest timer, if any leg has one.
@@ -116,47 +99,32 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Ids of legs still up.
+    /// Ids of legs still up, callers' and placed.
     pub fn live_legs(&self) -> Vec<LegId> {
         self.legs.keys().copied().collect()
-    }
-
-    fn emit(&mut self, leg: LegId, event: Event) {
-        self.out.push_back(Output::Event { leg, event });
-    }
-
-    fn warn(&mut self, leg: Option<LegId>, message: String) {
-        self.out.push_back(Output::Warning { leg, message });
-    }
-
-    fn setting_duration(&self, name: &str, default: Duration) -> Duration {
-        self.settings
-            .get(name)
-            .and_then(Value::as_duration)
-            .unwrap_or(default)
     }
 
     // ----- inputs ---------------------------------------------------------------
 
     fn start_call(&mut self, now: Timestamp, id: LegId, from: String, to: String) {
-        let is_ext = match self.store.extension(&from) {
+        let is_ext = match self.cx.store.extension(&from) {
             Ok(r) => r.is_some(),
             Err(e) => {
-                self.warn(Some(id), e.to_string());
-                self.emit(id, Event::Reject("unavailable".into()));
+                self.cx.warn(Some(id), e.to_string());
+                self.cx.emit(id, Event::Reject(RejectReason::Unavailable));
                 return;
             }
         };
         let to = to.trim_end_matches('#').to_string();
-        let mut leg = Leg::new(id, from, is_ext, to.clone(), now);
-        leg.vars.insert("dialed".into(), Value::Digits(to.clone()));
+        let vars = self.cx.plan.vars.len();
+        let leg = Leg::new(id, Role::Caller, (from, is_ext), to.clone(), now, vars);
         self.legs.insert(id, leg);
         let entry = if is_ext { Entry::Dial } else { Entry::Inbound };
         self.route(now, id, entry, &to);
     }
 
     fn digit(&mut self, now: Timestamp, id: LegId, digit: char) {
-        let digit_timeout = self.setting_duration("digit_timeout", Duration::seconds(5));
+        let digit_timeout = self.cx.settings.engine.digit_timeout;
         let Some(leg) = self.legs.get_mut(&id) else {
             return;
         };
@@ -177,65 +145,143 @@ impl<S: Store> Engine<S> {
             }
             Wait::Connected if !leg.in_incall => {
                 leg.incall_digits.push(digit);
-                let typed = leg.incall_digits.clone();
-                let plan = Arc::clone(&self.plan);
-                let hit = plan
-                    .rules
-                    .incall
-                    .iter()
-                    .find(|r| self.rule_takes(r, &typed, id));
-                match hit {
-                    Some(rule) => {
-                        let leg = self.legs.get_mut(&id).expect("leg exists");
-                        leg.incall_digits.clear();
-                        leg.in_incall = true;
-                        leg.program = rule.program;
-                        leg.pc = 0;
-                        leg.wait = Wait::Running;
-                        self.resume(now, id);
-                    }
-                    None => {
-                        let could_grow = plan.rules.incall.iter().any(|r| match &r.matcher {
-                            Matcher::Pattern(p) => {
-                                p.literal().is_none_or(|l| l.starts_with(&typed))
-                            }
-                            _ => false,
-                        });
-                        // A code no rule can still complete, or one longer than any
-                        // phone sends, starts over.
-                        if !could_grow || typed.len() > MAX_INCALL_DIGITS {
-                            self.legs
-                                .get_mut(&id)
-                                .expect("leg exists")
-                                .incall_digits
-                                .clear();
-                        }
-                    }
-                }
+                self.incall(now, id);
             }
             _ => {}
         }
     }
 
-    fn answer(&mut self, now: Timestamp, extension: &str) {
-        let ringing = self
-            .legs
-            .values()
-            .filter(|l| matches!(&l.wait, Wait::Alert { extension: e } if e == extension))
-            .min_by_key(|l| (l.start, l.id))
-            .map(|l| l.id);
-        if let Some(id) = ringing {
-            self.connect(now, id, extension.to_string(), extension.to_string());
+    /// Digits pressed during a call: the first `incall` rule that takes them runs on
+    /// the leg that pressed them.
+    fn incall(&mut self, now: Timestamp, id: LegId) {
+        let plan = Arc::clone(&self.cx.plan);
+        let typed = self.legs[&id].incall_digits.clone();
+        let hit = plan
+            .rules
+            .incall
+            .iter()
+            .find(|r| self.rule_takes(r, &typed, id, now));
+        match hit {
+            Some(rule) => {
+                let leg = self.legs.get_mut(&id).expect("the leg pressed a key");
+                leg.incall_digits.clear();
+                start_program(&plan, leg, rule, &typed);
+                leg.in_incall = true;
+                self.resume(now, id);
+            }
+            None => {
+                let could_grow = plan.rules.incall.iter().any(|r| match &r.matcher {
+                    Matcher::Pattern(p) => p.literal().is_none_or(|l| l.starts_with(&typed)),
+                    _ => false,
+                });
+                // A code no rule can still complete, or one longer than any phone
+                // sends, starts over.
+                if (!could_grow || typed.len() > MAX_INCALL_DIGITS)
+                    && let Some(leg) = self.legs.get_mut(&id)
+                {
+                    leg.incall_digits.clear();
+                }
+            }
+        }
+    }
+
+    fn progress(&mut self, now: Timestamp, placed: LegId, progress: Progress) {
+        let Some(Role::Placed { call, .. }) = self.legs.get(&placed).map(|l| l.role.clone()) else {
+            return;
+        };
+        let waiting = self.legs.get(&call).is_some_and(|c| match &c.wait {
+            Wait::Alerting(a) => a.placed == Some(placed),
+            Wait::Dialing { placed: p, .. } => *p == placed,
+            _ => false,
+        });
+        if !waiting {
+            // Nobody waits for it any more (the caller moved on): let it go.
+            if !matches!(progress, Progress::Ringing) {
+                self.drop_placed(placed, true);
+            }
+            return;
+        }
+        match progress {
+            Progress::Ringing => {}
+            Progress::Answered => self.bridge(now, call, placed),
+            Progress::Busy | Progress::Failed => {
+                self.drop_placed(placed, false);
+                let busy = progress == Progress::Busy;
+                let caller = self.legs.get_mut(&call).expect("the caller waits");
+                match &mut caller.wait {
+                    Wait::Alerting(a) => {
+                        a.placed = None;
+                        a.busy = busy;
+                        caller.outcome.failed |= !busy;
+                        self.alert_next(now, call);
+                    }
+                    _ => {
+                        caller.outcome.busy = busy;
+                        caller.outcome.failed = !busy;
+                        let reason = if busy {
+                            RejectReason::Busy
+                        } else {
+                            RejectReason::Unavailable
+                        };
+                        program::reject(&mut self.cx, caller, reason);
+                        self.end_call(now, call);
+                    }
+                }
+            }
+        }
+    }
+
+    fn hung_up(&mut self, now: Timestamp, id: LegId) {
+        let Some(leg) = self.legs.get(&id) else {
+            return;
+        };
+        match (&leg.role, &leg.wait) {
+            (Role::Caller, _) => self.end_call(now, id),
+            // A phone that stops ringing by itself did not take the call.
+            (Role::Placed { .. }, Wait::Offered) => self.progress(now, id, Progress::Failed),
+            (Role::Placed { call, .. }, _) => {
+                let call = *call;
+                // The far end hung up: the PBX ends the caller's side too.
+                self.legs.get_mut(&id).expect("the leg hung up").bridged = None;
+                self.end_leg(id, false);
+                if self.legs.contains_key(&call) {
+                    self.cx.emit(call, Event::Hangup);
+                    self.end_call(now, call);
+                }
+            }
+        }
+    }
+
+    fn verified(&mut self, now: Timestamp, request: VerifyId, matched: bool) {
+        let waiting = self.legs.iter().find_map(|(id, l)| match &l.wait {
+            Wait::Verify { request: r, .. } if *r == request => Some(*id),
+            _ => None,
+        });
+        let Some(id) = waiting else {
+            return;
+        };
+        let mut leg = self.legs.remove(&id).expect("found above");
+        let Wait::Verify { pending, .. } = std::mem::replace(&mut leg.wait, Wait::Running) else {
+            unreachable!("matched above");
+        };
+        let next = program::conclude_check(&mut self.cx, &mut leg, now, &pending, matched);
+        self.legs.insert(id, leg);
+        match next {
+            Ok(pc) => {
+                self.legs.get_mut(&id).expect("put back").pc = pc;
+                self.resume(now, id);
+            }
+            Err(fault) => self.fail(now, id, &fault),
         }
     }
 
     fn timer(&mut self, now: Timestamp, id: LegId) {
-        let prompt_timeout = self.setting_duration("prompt_timeout", Duration::seconds(10));
+        let prompt_timeout = self.cx.settings.engine.prompt_timeout;
         let Some(leg) = self.legs.get_mut(&id) else {
             return;
         };
         leg.deadline = None;
-        match leg.wait.clone() {
+        match &mut leg.wait {
             Wait::Collect {
                 digits,
                 prompt,
@@ -244,12 +290,11 @@ impl<S: Store> Engine<S> {
             } => {
                 if !digits.is_empty() {
                     self.complete_input(now, id);
-                } else if !repeated {
-                    if let Wait::Collect { repeated, .. } = &mut leg.wait {
-                        *repeated = true;
-                    }
+                } else if !*repeated {
+                    *repeated = true;
+                    let prompt = prompt.clone();
                     leg.deadline = Some(now.after(prompt_timeout));
-                    self.emit(
+                    self.cx.emit(
                         id,
                         Event::Prompt {
                             id: prompt,
@@ -257,15 +302,18 @@ impl<S: Store> Engine<S> {
                         },
                     );
                 } else {
-                    self.emit(id, Event::Hangup);
-                    self.finish(now, id);
+                    self.cx.emit(id, Event::Hangup);
+                    self.end_call(now, id);
                 }
             }
-            Wait::Alert { .. } => {
-                leg.outcome.unanswered = true;
-                leg.wait = Wait::Running;
-                leg.pc += 1;
-                self.resume(now, id);
+            Wait::Alerting(a) => {
+                // The phone rang its time out.
+                let placed = a.placed.take();
+                a.busy = false;
+                if let Some(p) = placed {
+                    self.drop_placed(p, true);
+                }
+                self.alert_next(now, id);
             }
             Wait::Sleep => {
                 leg.wait = Wait::Running;
@@ -277,59 +325,118 @@ impl<S: Store> Engine<S> {
     }
 
     fn complete_input(&mut self, now: Timestamp, id: LegId) {
-        let leg = self.legs.get_mut(&id).expect("leg exists");
+        let leg = self.legs.get_mut(&id).expect("the leg collects");
         if let Wait::Collect { var, digits, .. } = std::mem::replace(&mut leg.wait, Wait::Running) {
-            leg.vars.insert(var, Value::Digits(digits));
+            leg.vars[var] = Value::Digits(digits);
         }
         leg.deadline = None;
         leg.pc += 1;
         self.resume(now, id);
     }
 
-    // ----- routing --------------------------------------------------------------
+    // ----- running programs -------------------------------------------------------
+
+    /// Runs a leg's program and does what it yields.
+    fn resume(&mut self, now: Timestamp, id: LegId) {
+        let Some(mut leg) = self.legs.remove(&id) else {
+            return;
+        };
+        let result = program::run(&mut self.cx, &mut leg, now);
+        self.legs.insert(id, leg);
+        match result {
+            Ok(y) => self.act(now, id, y),
+            Err(fault) => self.fail(now, id, &fault),
+        }
+    }
+
+    /// A plan fault: logged with its place, and the call ends.
+    fn fail(&mut self, now: Timestamp, id: LegId, fault: &eval::Fault) {
+        self.cx.fault(id, fault);
+        self.cx.emit(id, Event::Hangup);
+        self.end_call(now, id);
+    }
+
+    fn act(&mut self, now: Timestamp, id: LegId, y: Yield) {
+        match y {
+            Yield::Wait => {}
+            Yield::End => self.end_call(now, id),
+            Yield::Route(digits) => self.route(now, id, Entry::Dial, &digits),
+            Yield::Ring(ext) => self.ring(now, id, ext),
+            Yield::Forward(target) => self.forward(now, id, target),
+            Yield::Alert { steps, busy } => {
+                let leg = self.legs.get_mut(&id).expect("the leg yielded");
+                leg.wait = Wait::Alerting(Alerting {
+                    placed: None,
+                    target: None,
+                    rest: steps.into(),
+                    busy_branch: busy,
+                    busy: false,
+                });
+                self.alert_next(now, id);
+            }
+            Yield::Outbound(number) => {
+                let leg = &self.legs[&id];
+                let class = self.cx.class_of(leg);
+                match self.cx.may_call_out(now, leg, class, &number) {
+                    Ok(()) => self.call_out(now, id, number),
+                    Err(reason) => self.refuse(now, id, reason),
+                }
+            }
+        }
+    }
+
+    /// Rejects the call on `id` and ends it.
+    fn refuse(&mut self, now: Timestamp, id: LegId, reason: RejectReason) {
+        if let Some(leg) = self.legs.get_mut(&id) {
+            program::reject(&mut self.cx, leg, reason);
+        }
+        self.end_call(now, id);
+    }
+
+    /// Goes on after the op the leg stopped at (a forward not taken, an alert over).
+    fn go_on(&mut self, now: Timestamp, id: LegId, to: Option<usize>) {
+        let leg = self.legs.get_mut(&id).expect("the leg goes on");
+        leg.wait = Wait::Running;
+        leg.deadline = None;
+        leg.pc = to.unwrap_or(leg.pc + 1);
+        self.resume(now, id);
+    }
+
+    // ----- routing ----------------------------------------------------------------
 
     /// Runs the first rule of a list that takes these digits.
     fn route(&mut self, now: Timestamp, id: LegId, entry: Entry, digits: &str) {
-        if matches!(entry, Entry::Dial) && self.is_emergency(digits) {
+        if matches!(entry, Entry::Dial) && self.cx.settings.engine.is_emergency(digits) {
             // Decided before any rule: nothing in the plan can restrict it.
             let target = self.emergency_target(digits);
-            self.connect_external(now, id, target);
+            self.call_out(now, id, target);
             return;
         }
-        let plan = Arc::clone(&self.plan);
+        let plan = Arc::clone(&self.cx.plan);
         let rules = match entry {
             Entry::Dial => &plan.rules.dial,
             Entry::Inbound => &plan.rules.inbound,
         };
-        match rules.iter().find(|r| self.rule_takes(r, digits, id)) {
+        match rules.iter().find(|r| self.rule_takes(r, digits, id, now)) {
             Some(rule) => {
-                let caps = match &rule.matcher {
-                    Matcher::Pattern(p) => p.matches(digits).unwrap_or_default(),
-                    _ => Vec::new(),
-                };
-                let leg = self.legs.get_mut(&id).expect("leg exists");
-                for (name, value) in caps {
-                    leg.vars.insert(name, Value::Digits(value));
-                }
-                leg.vars
-                    .insert("dialed".into(), Value::Digits(digits.to_string()));
-                leg.program = rule.program;
-                leg.pc = 0;
+                let leg = self.legs.get_mut(&id).expect("the leg dials");
+                start_program(&plan, leg, rule, digits);
                 self.resume(now, id);
             }
-            None => self.reject(now, id, "not-found"),
+            None => self.refuse(now, id, RejectReason::NotFound),
         }
     }
 
-    fn rule_takes(&mut self, rule: &Rule, digits: &str, id: LegId) -> bool {
+    fn rule_takes(&mut self, rule: &Rule, digits: &str, id: LegId, now: Timestamp) -> bool {
         let matched = match &rule.matcher {
             Matcher::Any => true,
             Matcher::Pattern(p) => p.matches(digits).is_some(),
             Matcher::In(setting) => self
-                .settings
-                .get(setting)
-                .is_some_and(|list| Value::Digits(digits.to_string()).member_of(list)),
-            Matcher::Extension => matches!(self.store.extension(digits), Ok(Some(_))),
+                .cx
+                .scope(None, now)
+                .setting(*setting, rule.span)
+                .is_ok_and(|list| Value::Digits(digits.to_string()).member_of(&list)),
+            Matcher::Extension => matches!(self.cx.store.extension(digits), Ok(Some(_))),
         };
         if !matched {
             return false;
@@ -337,594 +444,309 @@ impl<S: Store> Engine<S> {
         let Some(guard) = &rule.guard else {
             return true;
         };
-        let leg = &self.legs[&id];
-        let scope = Scope {
-            store: &self.store,
-            settings: &self.settings,
-            leg,
-            now: leg.start,
-        };
-        match scope.eval(guard) {
+        match self.cx.scope(Some(&self.legs[&id]), now).eval(guard) {
             Ok(v) => v.truthy(),
             Err(f) => {
-                let message = self.fault_text(&f);
-                self.warn(Some(id), message);
+                self.cx.fault(id, &f);
                 false
             }
         }
     }
 
-    fn is_emergency(&self, digits: &str) -> bool {
-        self.settings
-            .get("emergency")
-            .is_some_and(|l| Value::Digits(digits.to_string()).member_of(l))
-    }
-
     /// `9911` leaves as `911`: the prefix is stripped when what remains is itself
     /// an emergency number.
     fn emergency_target(&self, digits: &str) -> String {
-        let prefix = self
-            .settings
-            .get("outside_prefix")
-            .and_then(Value::as_text)
-            .unwrap_or_default();
-        match digits.strip_prefix(prefix.as_str()) {
-            Some(rest) if !prefix.is_empty() && self.is_emergency(rest) => rest.to_string(),
+        let engine = &self.cx.settings.engine;
+        match engine.outside_number(digits) {
+            Some(rest) if engine.is_emergency(rest) => rest.to_string(),
             _ => digits.to_string(),
         }
     }
 
-    // ----- the interpreter -----------------------------------------------------
-
-    fn resume(&mut self, now: Timestamp, id: LegId) {
-        match self.run(now, id) {
-            Ok(Stop::Wait) => {}
-            Ok(Stop::End) => self.finish(now, id),
-            Err(fault) => {
-                let message = self.fault_text(&fault);
-                self.warn(Some(id), message);
-                self.emit(id, Event::Hangup);
-                self.finish(now, id);
-            }
+    /// `ring EXT`: the call reaches an extension, through the `incoming` rules.
+    fn ring(&mut self, now: Timestamp, id: LegId, ext: String) {
+        if !matches!(self.cx.store.extension(&ext), Ok(Some(_))) {
+            return self.refuse(now, id, RejectReason::NotFound);
         }
-    }
-
-    fn fault_text(&self, f: &Fault) -> String {
-        format!("{}: {}", self.plan.sources.locate(f.span), f.message)
-    }
-
-    fn run(&mut self, now: Timestamp, id: LegId) -> Result<Stop, Fault> {
-        let plan = Arc::clone(&self.plan);
-        for _ in 0..STEP_BUDGET {
-            let leg = self.legs.get(&id).expect("running leg exists");
-            let program = &plan.programs[leg.program];
-            let Some(op) = program.ops.get(leg.pc) else {
-                // Falling off the end: an in-call code returns to the call;
-                // anything else has nowhere to go.
-                if leg.in_incall {
-                    let leg = self.legs.get_mut(&id).expect("leg exists");
-                    leg.in_incall = false;
-                    leg.wait = Wait::Connected;
-                    return Ok(Stop::Wait);
-                }
-                self.emit(id, Event::Hangup);
-                return Ok(Stop::End);
-            };
-            let span = program.spans[leg.pc];
-            let mut next = leg.pc + 1;
-            match op {
-                Op::Play { prompt, arg } => {
-                    let arg = match arg {
-                        Some(a) => Some(self.scope(id, now).eval(a)?.to_string()),
-                        None => None,
-                    };
-                    self.legs.get_mut(&id).expect("leg").outcome.answered_by_pbx = true;
-                    self.emit(
-                        id,
-                        Event::Prompt {
-                            id: prompt.clone(),
-                            arg,
-                        },
-                    );
-                }
-                Op::Tone(t) => self.emit(id, Event::Tone(t.clone())),
-                Op::Ask { prompt, var } => {
-                    let timeout = self.setting_duration("prompt_timeout", Duration::seconds(10));
-                    let leg = self.legs.get_mut(&id).expect("leg");
-                    leg.outcome.answered_by_pbx = true;
-                    leg.wait = Wait::Collect {
-                        var: var.clone(),
-                        prompt: prompt.clone(),
-                        digits: String::new(),
-                        repeated: false,
-                    };
-                    leg.deadline = Some(now.after(timeout));
-                    self.emit(
-                        id,
-                        Event::Prompt {
-                            id: prompt.clone(),
-                            arg: None,
-                        },
-                    );
-                    return Ok(Stop::Wait);
-                }
-                Op::Check {
-                    input,
-                    secret,
-                    ok,
-                    locked,
-                    invalid,
-                } => {
-                    next = self.check(now, id, input, secret, (*ok, *locked, *invalid))?;
-                }
-                Op::Jump(to) => next = *to,
-                Op::JumpUnless(cond, to) => {
-                    if !self.scope(id, now).eval(cond)?.truthy() {
-                        next = *to;
-                    }
-                }
-                Op::Set {
-                    object,
-                    field,
-                    value,
-                } => {
-                    let number = self.extension_of(id, now, object)?;
-                    let v = self.scope(id, now).eval(value)?;
-                    let value = match field {
-                        crate::dsl::plan::StateField::Blocked
-                        | crate::dsl::plan::StateField::Dnd => StateValue::Flag(v.truthy()),
-                        _ => StateValue::Target(v.as_text().filter(|t| !t.is_empty())),
-                    };
-                    self.store
-                        .set_state(&number, *field, value)
-                        .map_err(|e| Fault::at(span, e.to_string()))?;
-                }
-                Op::Let { var, value } => {
-                    let v = self.scope(id, now).eval(value)?;
-                    self.legs
-                        .get_mut(&id)
-                        .expect("leg")
-                        .vars
-                        .insert(var.clone(), v);
-                }
-                Op::GrantOutbound { object, duration } => {
-                    let number = self.extension_of(id, now, object)?;
-                    let d = self
-                        .scope(id, now)
-                        .eval(duration)?
-                        .as_duration()
-                        .ok_or_else(|| Fault::at(span, "a grant lasts a duration"))?;
-                    self.store
-                        .set_outbound_grant(&number, Some(now.after(d)))
-                        .map_err(|e| Fault::at(span, e.to_string()))?;
-                }
-                Op::Unlock(target) => self.unlock(now, id, target, span)?,
-                Op::Ring(ext) => {
-                    let number = self.scope(id, now).text(ext)?;
-                    return self.ring(now, id, number);
-                }
-                Op::Alert { extension, timeout } => {
-                    let number = self.scope(id, now).text(extension)?;
-                    let deadline = match timeout {
-                        Some(t) => Some(
-                            now.after(
-                                self.scope(id, now)
-                                    .eval(t)?
-                                    .as_duration()
-                                    .ok_or_else(|| Fault::at(span, "a ring time is a duration"))?,
-                            ),
-                        ),
-                        None => None,
-                    };
-                    let leg = self.legs.get_mut(&id).expect("leg");
-                    leg.wait = Wait::Alert {
-                        extension: number.clone(),
-                    };
-                    leg.deadline = deadline;
-                    self.emit(id, Event::Ringing(number));
-                    return Ok(Stop::Wait);
-                }
-                Op::Outbound(number) => {
-                    let number = self.scope(id, now).text(number)?;
-                    return self.outbound(now, id, number);
-                }
-                Op::Voicemail(mailbox) => {
-                    let mailbox = self.scope(id, now).text(mailbox)?;
-                    let leg = self.legs.get_mut(&id).expect("leg");
-                    leg.wait = Wait::Voicemail;
-                    leg.outcome.final_party = Some(format!("voicemail:{mailbox}"));
-                    leg.outcome.connected_at = Some(now);
-                    self.emit(id, Event::Voicemail(mailbox));
-                    return Ok(Stop::Wait);
-                }
-                Op::Reject(reason) => {
-                    self.reject(now, id, reason);
-                    return Ok(Stop::Wait);
-                }
-                Op::Hangup => {
-                    self.emit(id, Event::Hangup);
-                    return Ok(Stop::End);
-                }
-                Op::Retry {
-                    policy,
-                    target,
-                    exhausted,
-                } => {
-                    let used = self.legs[&id].attempts.get(policy).copied().unwrap_or(0);
-                    if used < plan.policies[*policy].attempts {
-                        next = *target;
-                    } else if let Some(e) = exhausted {
-                        next = *e;
-                    } else {
-                        self.emit(id, Event::Hangup);
-                        return Ok(Stop::End);
-                    }
-                }
-                Op::Dial { number, as_code } => {
-                    let digits = self.scope(id, now).text(number)?;
-                    if let Some(code) = as_code {
-                        let code = self.scope(id, now).text(code)?;
-                        let rec = self
-                            .store
-                            .code(&code)
-                            .map_err(|e| Fault::at(span, e.to_string()))?;
-                        let Some(rec) = rec else {
-                            return Err(Fault::at(span, format!("no verification code {code}")));
-                        };
-                        let leg = self.legs.get_mut(&id).expect("leg");
-                        leg.class_override = Some(rec.class);
-                        leg.originator = Some(format!("code:{code}"));
-                        leg.billing = rec.billing;
-                    }
-                    self.route(now, id, Entry::Dial, &digits);
-                    return Ok(Stop::Wait);
-                }
-                Op::Tally { name, key } => {
-                    let key = self.scope(id, now).text(key)?;
-                    self.store
-                        .tally(name, &key, now)
-                        .map_err(|e| Fault::at(span, e.to_string()))?;
-                }
-                Op::Run(hook) => {
-                    let facts = self.facts(id, None);
-                    match self.decide(now, id, hook, &facts) {
-                        Decision::Allow => {}
-                        Decision::Deny(reason) => {
-                            self.reject(now, id, &reason);
-                            return Ok(Stop::Wait);
-                        }
-                    }
-                }
-                Op::Wait(d) => {
-                    let d = self
-                        .scope(id, now)
-                        .eval(d)?
-                        .as_duration()
-                        .ok_or_else(|| Fault::at(span, "`wait` takes a duration"))?;
-                    let leg = self.legs.get_mut(&id).expect("leg");
-                    leg.wait = Wait::Sleep;
-                    leg.deadline = Some(now.after(d));
-                    return Ok(Stop::Wait);
-                }
-            }
-            self.legs.get_mut(&id).expect("leg").pc = next;
+        let leg = self.legs.get_mut(&id).expect("the leg rings");
+        leg.callee = Some(ext.clone());
+        if leg.chain.last() != Some(&ext) {
+            leg.chain.push(ext.clone());
         }
-        Err(Fault::at(
-            plan.programs[self.legs[&id].program].spans[0],
-            "the plan ran 10000 steps without waiting: a loop?",
-        ))
-    }
-
-    fn scope(&self, id: LegId, now: Timestamp) -> Scope<'_> {
-        Scope {
-            store: &self.store,
-            settings: &self.settings,
-            leg: &self.legs[&id],
-            now,
-        }
-    }
-
-    fn extension_of(&self, id: LegId, now: Timestamp, object: &Object) -> Result<String, Fault> {
-        match self.scope(id, now).record(object)? {
-            Record::Extension(n, Some(_)) => Ok(n),
-            other => Err(Fault::at(
-                object.span(),
-                format!("`{}` is not a configured extension", other.key()),
-            )),
-        }
-    }
-
-    /// The secret an object names, if its owner exists.
-    fn secret_id(
-        &self,
-        id: LegId,
-        now: Timestamp,
-        target: &SecretTarget,
-    ) -> Result<Option<SecretId>, Fault> {
-        let policy = &self.plan.policies[target.policy];
-        let owner = match self.scope(id, now).record(&target.object)? {
-            Record::Extension(n, Some(_)) if policy.owner == OwnerKind::Extension => Some(n),
-            Record::Code(c, Some(_)) if policy.owner == OwnerKind::Code => Some(c),
-            _ => None,
-        };
-        Ok(owner.map(|owner| SecretId {
-            owner_kind: policy.owner,
-            owner,
-            kind: policy.secret.clone(),
-        }))
-    }
-
-    /// PG-1..PG-3: verify, count, lock; a locked secret tells only the right secret.
-    fn check(
-        &mut self,
-        now: Timestamp,
-        id: LegId,
-        input: &crate::dsl::ast::Expr,
-        target: &SecretTarget,
-        (ok, locked, invalid): (usize, usize, usize),
-    ) -> Result<usize, Fault> {
-        let entered = self
-            .scope(id, now)
-            .eval(input)?
-            .as_text()
-            .unwrap_or_default();
-        let secret = self.secret_id(id, now, target)?;
-        let policy = &self.plan.policies[target.policy];
-        let used = self.legs[&id]
-            .attempts
-            .get(&target.policy)
-            .copied()
-            .unwrap_or(0);
-        let verdict = check_secret(
-            &self.store,
-            &self.hasher,
-            policy,
-            &self.scope(id, now),
-            secret.as_ref(),
-            &entered,
-            used,
-        )?;
-        Ok(match verdict {
-            Verdict::Ok => ok,
-            Verdict::Locked => locked,
-            Verdict::Invalid { locked_now } => {
-                *self
-                    .legs
-                    .get_mut(&id)
-                    .expect("leg")
-                    .attempts
-                    .entry(target.policy)
-                    .or_insert(0) += 1;
-                if let (Some(after), Some(s)) = (locked_now, &secret) {
-                    let name = self.plan.policies[target.policy].name.clone();
-                    self.on_lockout(now, id, s, name, after.failures);
-                }
-                invalid
-            }
-        })
-    }
-
-    fn on_lockout(
-        &mut self,
-        now: Timestamp,
-        id: LegId,
-        secret: &SecretId,
-        policy: String,
-        failures: u32,
-    ) {
-        let facts = serde_json::json!({
-            "owner_kind": secret.owner_kind.as_str(),
-            "owner": secret.owner,
-            "secret": secret.kind,
-            "policy": policy,
-            "failures": failures,
-        });
-        // A notification: its decision does not undo the lockout.
-        let _ = self.decide(now, id, "on-lockout", &facts);
-    }
-
-    /// Runs a hook; a failing hook is logged and denies.
-    fn decide(
-        &mut self,
-        now: Timestamp,
-        id: LegId,
-        hook: &str,
-        facts: &serde_json::Value,
-    ) -> Decision {
-        match self.hooks.call(hook, facts, now) {
-            Ok(Some(d)) => d,
-            Ok(None) => Decision::Allow,
-            Err(failure) => {
-                self.warn(Some(id), failure.to_string());
-                Decision::Deny("restricted".into())
-            }
-        }
-    }
-
-    fn facts(&self, id: LegId, number: Option<&str>) -> serde_json::Value {
-        let leg = &self.legs[&id];
-        serde_json::json!({
-            "caller": leg.caller,
-            "dialed": leg.dialed,
-            "number": number,
-            "class": self.class_of(leg),
-            "originator": leg.originator.clone().unwrap_or_else(|| leg.caller.clone()),
-            "billing": leg.billing,
-        })
-    }
-
-    fn class_of(&self, leg: &Leg) -> Option<u32> {
-        leg.class_override.or_else(|| {
-            if leg.caller_is_extension {
-                self.store
-                    .extension(&leg.caller)
-                    .ok()
-                    .flatten()
-                    .map(|r| r.config.class)
-            } else {
-                None
-            }
-        })
-    }
-
-    fn unlock(
-        &mut self,
-        now: Timestamp,
-        id: LegId,
-        target: &SecretTarget,
-        span: crate::dsl::span::Span,
-    ) -> Result<(), Fault> {
-        let Some(secret) = self.secret_id(id, now, target)? else {
-            return Ok(());
-        };
-        let policy = &self.plan.policies[target.policy];
-        let caller = self
-            .scope(id, now)
-            .record(&Object::Named(crate::dsl::ast::Word {
-                text: "caller".into(),
-                span,
-            }))?;
-        let allowed = match (policy.unlock_by, &caller) {
-            (Unlocker::Manager, Record::Extension(_, Some(r))) => r.config.manager,
-            (Unlocker::Owner, Record::Extension(n, Some(_))) => *n == secret.owner,
-            _ => false,
-        };
-        if !allowed {
-            return Err(Fault::at(
-                span,
-                format!("policy `{}` does not let this caller unlock", policy.name),
-            ));
-        }
-        self.store
-            .unlock(&secret, policy.unlock_clears)
-            .map_err(|e| Fault::at(span, e.to_string()))?;
-        Ok(())
-    }
-
-    fn ring(&mut self, now: Timestamp, id: LegId, number: String) -> Result<Stop, Fault> {
-        if !matches!(self.store.extension(&number), Ok(Some(_))) {
-            self.reject(now, id, "not-found");
-            return Ok(Stop::Wait);
-        }
-        self.legs.get_mut(&id).expect("leg").callee = Some(number.clone());
-        let plan = Arc::clone(&self.plan);
+        let plan = Arc::clone(&self.cx.plan);
         match plan
             .rules
             .incoming
             .iter()
-            .find(|r| self.rule_takes(r, &number, id))
+            .find(|r| self.rule_takes(r, &ext, id, now))
         {
             Some(rule) => {
-                let leg = self.legs.get_mut(&id).expect("leg");
-                leg.program = rule.program;
-                leg.pc = 0;
-                self.run(now, id)
+                let leg = self.legs.get_mut(&id).expect("the leg rings");
+                start_program(&plan, leg, rule, &ext);
+                self.resume(now, id);
             }
             None => {
-                let leg = self.legs.get_mut(&id).expect("leg");
-                leg.wait = Wait::Alert {
-                    extension: number.clone(),
-                };
-                self.emit(id, Event::Ringing(number));
-                Ok(Stop::Wait)
+                let message = format!("no `incoming` rule takes a call to {ext}");
+                self.cx.warn(Some(id), message);
+                self.refuse(now, id, RejectReason::Unavailable);
             }
         }
     }
 
-    /// VC-7: the class in force decides, then the `before-outbound` hook.
-    fn outbound(&mut self, now: Timestamp, id: LegId, number: String) -> Result<Stop, Fault> {
-        let class = self.class_of(&self.legs[&id]);
-        let permitted = class
-            .and_then(|c| self.plan.classes.get(&c))
-            .is_some_and(|c| c.permits(&number));
-        if !permitted {
-            self.reject(now, id, "restricted");
-            return Ok(Stop::Wait);
-        }
-        let facts = self.facts(id, Some(&number));
-        if let Decision::Deny(reason) = self.decide(now, id, "before-outbound", &facts) {
-            let reason = if crate::dsl::plan::REJECT_REASONS.contains(&reason.as_str()) {
-                reason
+    /// `forward TARGET` (FC-2): on to another extension through its `incoming` rules,
+    /// or out under the forwarding extension's class. A forward that would be a sixth
+    /// hop, or come back to an extension already in the chain, is not taken: the plan
+    /// goes on with the extension reached.
+    fn forward(&mut self, now: Timestamp, id: LegId, target: String) {
+        let leg = &self.legs[&id];
+        let forwarder = leg.callee.clone().unwrap_or_default();
+        let not_taken =
+            |why: String| format!("forward from {forwarder} to {target} not taken: {why}");
+        if matches!(self.cx.store.extension(&target), Ok(Some(_))) {
+            let hops = leg.chain.len().saturating_sub(1);
+            let why = if leg.chain.contains(&target) {
+                Some(format!("{target} is already in the chain"))
+            } else if hops >= MAX_FORWARD_HOPS {
+                Some(format!(
+                    "the call has been forwarded {MAX_FORWARD_HOPS} times"
+                ))
             } else {
-                "restricted".into()
+                None
             };
-            self.reject(now, id, &reason);
-            return Ok(Stop::Wait);
+            return match why {
+                Some(why) => {
+                    self.cx.warn(Some(id), not_taken(why));
+                    self.go_on(now, id, None);
+                }
+                None => self.ring(now, id, target),
+            };
         }
-        self.connect_external(now, id, number);
-        Ok(Stop::Wait)
+        let Some(number) = self
+            .cx
+            .settings
+            .engine
+            .outside_number(&target)
+            .map(str::to_string)
+        else {
+            self.cx.warn(
+                Some(id),
+                not_taken("not an extension or an outside number".into()),
+            );
+            return self.go_on(now, id, None);
+        };
+        // No toll bypass: the forwarding extension's class decides, not the caller's.
+        let class = self.cx.extension_class(&forwarder);
+        match self.cx.may_call_out(now, leg, class, &number) {
+            Ok(()) => self.call_out(now, id, number),
+            Err(reason) => {
+                self.cx
+                    .warn(Some(id), not_taken(format!("{reason} for {forwarder}")));
+                self.go_on(now, id, None);
+            }
+        }
     }
 
-    fn connect_external(&mut self, now: Timestamp, id: LegId, number: String) {
-        self.legs.get_mut(&id).expect("leg").outcome.external = true;
-        self.connect(now, id, number.clone(), format!("external:{number}"));
+    // ----- placing legs -------------------------------------------------------------
+
+    /// Asks the driver to place a leg for the call on `call`.
+    fn place(&mut self, call: LegId, target: Target) -> LegId {
+        let id = self.cx.next_placed();
+        let caller = &self.legs[&call];
+        let from = caller.caller.clone();
+        let party = match &target {
+            Target::Extension(e) => {
+                if !caller.caller_is_extension
+                    && let Err(e) = self.cx.store.set_last_external_caller(e, &from)
+                {
+                    self.cx.warn(Some(call), e.to_string());
+                }
+                (e.clone(), true)
+            }
+            Target::Outside(n) => (n.clone(), false),
+        };
+        let vars = self.cx.plan.vars.len();
+        let role = Role::Placed {
+            call,
+            target: target.clone(),
+        };
+        let mut leg = Leg::new(id, role, party, target.to_string(), caller.start, vars);
+        leg.wait = Wait::Offered;
+        self.legs.insert(id, leg);
+        self.cx.out.push_back(Output::Place {
+            leg: id,
+            call,
+            from,
+            target,
+        });
+        id
     }
 
-    /// Bridges a leg to `party`, announced as `target`.
-    fn connect(&mut self, now: Timestamp, id: LegId, party: String, target: String) {
-        let leg = self.legs.get_mut(&id).expect("leg");
-        leg.wait = Wait::Connected;
+    /// Calls an outside number for `id` (already allowed) and waits for it to answer.
+    fn call_out(&mut self, _now: Timestamp, id: LegId, number: String) {
+        let target = Target::Outside(number);
+        let placed = self.place(id, target.clone());
+        let leg = self.legs.get_mut(&id).expect("the leg calls out");
+        leg.outcome.external = true;
+        leg.wait = Wait::Dialing { placed, target };
         leg.deadline = None;
-        leg.outcome.final_party = Some(party);
-        leg.outcome.connected_at = Some(now);
-        self.emit(id, Event::Connect(target));
     }
 
-    fn reject(&mut self, now: Timestamp, id: LegId, reason: &str) {
-        if let Some(leg) = self.legs.get_mut(&id) {
-            leg.outcome.rejected = Some(reason.to_string());
+    /// Rings the next number of an `alert`, or ends the alert when none is left.
+    fn alert_next(&mut self, now: Timestamp, id: LegId) {
+        loop {
+            let leg = self.legs.get_mut(&id).expect("the leg alerts");
+            let Wait::Alerting(a) = &mut leg.wait else {
+                return;
+            };
+            let Some(step) = a.rest.pop_front() else {
+                let (busy, branch) = (a.busy, a.busy_branch);
+                leg.outcome.busy = busy;
+                leg.outcome.unanswered = !busy;
+                let to = if busy { branch } else { None };
+                return self.go_on(now, id, to);
+            };
+            let is_extension = matches!(self.cx.store.extension(&step.number), Ok(Some(_)));
+            let target = if is_extension {
+                if self.cx.presence.is_busy(&step.number) {
+                    // In an answered call: busy without ringing (FW-1).
+                    if let Wait::Alerting(a) = &mut self.legs.get_mut(&id).expect("alerts").wait {
+                        a.busy = true;
+                    }
+                    continue;
+                }
+                Target::Extension(step.number.clone())
+            } else {
+                let Some(number) = self.cx.settings.engine.outside_number(&step.number) else {
+                    let message =
+                        format!("`{}` is not an extension or an outside number", step.number);
+                    self.cx.warn(Some(id), message);
+                    continue;
+                };
+                // A follow-me number outside is called under the callee's class.
+                let leg = &self.legs[&id];
+                let class = match &leg.callee {
+                    Some(callee) => self.cx.extension_class(callee),
+                    None => self.cx.class_of(leg),
+                };
+                let number = number.to_string();
+                if let Err(reason) = self.cx.may_call_out(now, leg, class, &number) {
+                    let message = format!("not ringing {}: {reason}", step.number);
+                    self.cx.warn(Some(id), message);
+                    continue;
+                }
+                Target::Outside(number)
+            };
+            let placed = self.place(id, target.clone());
+            if let Target::Extension(e) = &target {
+                self.cx.emit(id, Event::Ringing(e.clone()));
+            }
+            let leg = self.legs.get_mut(&id).expect("the leg alerts");
+            if let Wait::Alerting(a) = &mut leg.wait {
+                a.placed = Some(placed);
+                a.target = Some(target);
+                a.busy = false;
+            }
+            leg.deadline = Some(now.after(step.time));
+            return;
         }
-        self.emit(id, Event::Reject(reason.to_string()));
-        self.finish(now, id);
     }
 
-    /// Ends a leg and writes its call record (CDR-1).
-    fn finish(&mut self, now: Timestamp, id: LegId) {
-        let Some(leg) = self.legs.remove(&id) else {
+    /// Connects the caller's leg `call` and the placed leg that answered.
+    fn bridge(&mut self, now: Timestamp, call: LegId, placed: LegId) {
+        let caller = self.legs.get_mut(&call).expect("the caller waits");
+        let target = match std::mem::replace(&mut caller.wait, Wait::Connected) {
+            Wait::Alerting(a) => a.target,
+            Wait::Dialing { target, .. } => Some(target),
+            _ => None,
+        };
+        let target = target.unwrap_or_else(|| Target::Extension(String::new()));
+        caller.bridged = Some(placed);
+        caller.deadline = None;
+        caller.outcome.connected_at = Some(now);
+        caller.outcome.final_party = Some(match &target {
+            Target::Extension(e) => e.clone(),
+            Target::Outside(n) => n.clone(),
+        });
+        let caller_number = caller.caller.clone();
+        let caller_ext = caller.extension().map(str::to_owned);
+        let leg = self.legs.get_mut(&placed).expect("the placed leg answered");
+        leg.wait = Wait::Connected;
+        leg.bridged = Some(call);
+        let placed_ext = leg.extension().map(str::to_owned);
+        for ext in [caller_ext, placed_ext].into_iter().flatten() {
+            self.cx.presence.enter(&ext);
+        }
+        self.cx.out.push_back(Output::Bridge { a: call, b: placed });
+        self.cx.emit(call, Event::Connect(target.to_string()));
+        self.cx.emit(placed, Event::Connect(caller_number));
+    }
+
+    /// Forgets a placed leg; `tell` asks the driver to hang it up.
+    fn drop_placed(&mut self, placed: LegId, tell: bool) {
+        if self.legs.contains_key(&placed) {
+            self.end_leg(placed, tell);
+        }
+    }
+
+    /// Removes a leg: out of presence if it was in a call, and hung up by the driver
+    /// if `tell` (a placed leg that was connected also hears `hangup`).
+    fn end_leg(&mut self, id: LegId, tell: bool) -> Option<Leg> {
+        let leg = self.legs.remove(&id)?;
+        if leg.bridged.is_some()
+            && let Some(ext) = leg.extension()
+        {
+            self.cx.presence.leave(ext);
+        }
+        if tell && matches!(leg.role, Role::Placed { .. }) {
+            if leg.bridged.is_some() {
+                self.cx.emit(id, Event::Hangup);
+            }
+            self.cx.out.push_back(Output::End { leg: id });
+        }
+        Some(leg)
+    }
+
+    /// Ends the call a leg belongs to: its placed legs are hung up and the caller's
+    /// leg leaves its call record.
+    fn end_call(&mut self, now: Timestamp, id: LegId) {
+        let Some(call) = self.legs.get(&id).map(Leg::call) else {
             return;
         };
-        let o = &leg.outcome;
-        let status = if o.rejected.is_some() {
-            "rejected"
-        } else if o.connected_at.is_some() || o.answered_by_pbx {
-            "answered"
-        } else if o.unanswered || matches!(leg.wait, Wait::Alert { .. }) {
-            "no-answer"
-        } else {
-            "failed"
-        };
-        // The direction dialed, whether or not the call got out.
-        let prefix = self
-            .settings
-            .get("outside_prefix")
-            .and_then(Value::as_text)
-            .unwrap_or_default();
-        let dialed_out = leg.caller_is_extension
-            && !prefix.is_empty()
-            && leg.dialed.starts_with(&prefix)
-            && !matches!(self.store.extension(&leg.dialed), Ok(Some(_)));
-        let kind = if o.external || dialed_out {
-            "outbound"
-        } else if !leg.caller_is_extension {
-            "inbound"
-        } else {
-            "internal"
-        };
-        let record = CallRecord {
-            start: leg.start,
-            from: leg.caller.clone(),
-            to: leg.dialed.clone(),
-            final_party: o.final_party.clone(),
-            duration: o.connected_at.map_or(0, |at| now.since(at).as_seconds()),
-            kind: kind.into(),
-            status: status.into(),
-            reason: o.rejected.clone(),
-            originator: leg.originator.clone().unwrap_or_else(|| leg.caller.clone()),
-            via: leg.originator.as_ref().map(|_| leg.caller.clone()),
-            billing: leg.billing.clone(),
-        };
-        if let Err(e) = self.store.write_call_record(&record) {
-            self.warn(Some(id), format!("call record not written: {e}"));
+        let placed: Vec<LegId> = self
+            .legs
+            .values()
+            .filter(|l| matches!(l.role, Role::Placed { call: c, .. } if c == call))
+            .map(|l| l.id)
+            .collect();
+        for p in placed {
+            self.end_leg(p, true);
+        }
+        if let Some(caller) = self.end_leg(call, false) {
+            let record =
+                call_record::call_record(&caller, now, &self.cx.settings.engine, &self.cx.store);
+            if let Err(e) = self.cx.store.write_call_record(&record) {
+                self.cx
+                    .warn(Some(call), format!("call record not written: {e}"));
+            }
         }
     }
+}
+
+/// Starts `rule`'s program on `leg` for `digits`: one place for dial, inbound,
+/// incoming and in-call rules alike.
+fn start_program(plan: &Plan, leg: &mut Leg, rule: &Rule, digits: &str) {
+    if let Matcher::Pattern(p) = &rule.matcher {
+        for (name, value) in p.matches(digits).unwrap_or_default() {
+            if let Some(slot) = plan.var(&name) {
+                leg.vars[slot] = Value::Digits(value);
+            }
+        }
+    }
+    if let Some(slot) = plan.var("dialed") {
+        leg.vars[slot] = Value::Digits(digits.to_string());
+    }
+    leg.program = rule.program;
+    leg.pc = 0;
+    leg.wait = Wait::Running;
+    leg.deadline = None;
 }

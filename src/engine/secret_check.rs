@@ -1,10 +1,11 @@
-//! One secret check for every interface (phone, CLI, any future API), so failures
-//! and lockouts are counted the same way everywhere (PG-2, PG-3).
+//! One secret check for every interface (phone, CLI, any future API), so failures and
+//! lockouts are counted the same way everywhere (PG-2, PG-3). A check is two halves
+//! around the slow part: [`begin`] reads the stored secret, the driver verifies the
+//! entry against its hash, and [`conclude`] counts the result and says what it means.
 
 use super::eval::{Fault, Scope};
-use crate::dsl::plan::{Lockout, Policy};
-use crate::dsl::span::Span;
-use crate::store::{SecretHasher, SecretId, SecretRecord, Store};
+use crate::dsl::plan::{Lockout, Policy, PolicyId};
+use crate::store::{SecretId, SecretRecord, Store, StoreError};
 
 /// What a check found.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,33 +21,45 @@ pub enum Verdict {
     },
 }
 
-/// Checks `entered` against a secret. `secret` is `None` when the owner does not
-/// exist: that is answered like a wrong secret, after the same work.
-/// `failures_this_call` counts earlier wrong entries in the same call.
-pub fn check_secret(
-    store: &dyn Store,
-    hasher: &SecretHasher,
-    policy: &Policy,
-    scope: &Scope<'_>,
-    secret: Option<&SecretId>,
-    entered: &str,
-    failures_this_call: u32,
-) -> Result<Verdict, Fault> {
-    let store_err = |e: crate::store::StoreError| Fault::at(policy.span, e.to_string());
-    let record = match secret {
-        Some(s) => store.secret(s).map_err(store_err)?.unwrap_or_default(),
+/// A check waiting for its verify.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    /// The governing policy.
+    pub policy: PolicyId,
+    /// The secret, or `None` when its owner does not exist.
+    pub secret: Option<SecretId>,
+    /// What the store held when the check began.
+    pub record: SecretRecord,
+    /// Where the program goes for ok, locked and invalid.
+    pub branches: (usize, usize, usize),
+}
+
+/// Reads the secret to check. `secret` is `None` when the owner does not exist: that
+/// is verified like a wrong secret, with the same work, and answered alike.
+pub fn begin(store: &dyn Store, secret: Option<&SecretId>) -> Result<SecretRecord, StoreError> {
+    Ok(match secret {
+        Some(s) => store.secret(s)?.unwrap_or_default(),
         None => SecretRecord::default(),
-    };
-    let matched = hasher.verify(entered, record.hash.as_deref());
+    })
+}
+
+/// Counts a verified entry and says what it means. `lock_at` is the failure count at
+/// which this failure locks the secret ([`lock_threshold`]).
+pub fn conclude(
+    store: &dyn Store,
+    secret: Option<&SecretId>,
+    record: &SecretRecord,
+    matched: bool,
+    lock_at: Option<u32>,
+) -> Result<Verdict, StoreError> {
     match (matched, record.locked, secret) {
         (true, false, Some(s)) => {
-            store.record_success(s).map_err(store_err)?;
+            store.record_success(s)?;
             Ok(Verdict::Ok)
         }
         (true, true, _) => Ok(Verdict::Locked),
         (_, _, Some(s)) => {
-            let lock_at = lock_threshold(policy, scope, failures_this_call + 1)?;
-            let after = store.record_failure(s, lock_at).map_err(store_err)?;
+            let after = store.record_failure(s, lock_at)?;
             let locked_now = (after.locked && !record.locked).then_some(after);
             Ok(Verdict::Invalid { locked_now })
         }
@@ -54,10 +67,11 @@ pub fn check_secret(
     }
 }
 
-/// The failure count at which the store should lock, if lockout is on now.
-fn lock_threshold(
+/// The failure count at which the store should lock, if lockout is on now; the
+/// policy's clauses read settings only. `failures_this_call` counts this failure.
+pub fn lock_threshold(
     policy: &Policy,
-    scope: &Scope<'_>,
+    settings: &Scope<'_>,
     failures_this_call: u32,
 ) -> Result<Option<u32>, Fault> {
     let Lockout::After {
@@ -69,14 +83,14 @@ fn lock_threshold(
         return Ok(None);
     };
     if let Some(w) = when
-        && !scope.eval(w)?.truthy()
+        && !settings.eval(w)?.truthy()
     {
         return Ok(None);
     }
-    let n = scope
+    let n = settings
         .eval(threshold)?
         .as_int()
-        .ok_or_else(|| Fault::at(Span { ..threshold.span }, "a lockout threshold is a number"))?;
+        .ok_or_else(|| Fault::at(threshold.span, "a lockout threshold is a number"))?;
     let n = u32::try_from(n.max(1)).unwrap_or(u32::MAX);
     Ok(if *per_call {
         // Counted within the call: lock now if this call has reached it.

@@ -100,8 +100,16 @@ pub enum StepKind {
     },
     /// `expect: EVENT`.
     Expect(String),
-    /// `answer: EXT`.
-    Answer(String),
+    /// `answer: EXT` or `answer: {ext: EXT, as: NAME}`: the phone ringing at EXT answers;
+    /// its leg is named NAME (default: the extension).
+    Answer {
+        /// The extension.
+        ext: String,
+        /// The callee's leg name, if given.
+        name: Option<String>,
+    },
+    /// `busy: EXT`: the phone ringing at EXT answers busy.
+    Busy(String),
     /// `hangup` or `hangup: LEG`.
     Hangup(Option<String>),
     /// `wait: DURATION`.
@@ -236,7 +244,7 @@ fn parse_step(v: &serde_json::Value, line: &str) -> Result<StepKind, String> {
         return match s.as_str() {
             "hangup" => Ok(StepKind::Hangup(None)),
             other => Err(format!(
-                "`{other}` is not a step (steps: call, dtmf, expect, answer, hangup, wait, leg, pbxctl)"
+                "`{other}` is not a step (steps: call, dtmf, expect, answer, busy, hangup, wait, leg, pbxctl)"
             )),
         };
     }
@@ -245,7 +253,7 @@ fn parse_step(v: &serde_json::Value, line: &str) -> Result<StepKind, String> {
     };
     if map.len() != 1 {
         return Err(
-            "a step has exactly one key (call, dtmf, expect, answer, hangup, wait, leg, pbxctl)"
+            "a step has exactly one key (call, dtmf, expect, answer, busy, hangup, wait, leg, pbxctl)"
                 .into(),
         );
     }
@@ -309,7 +317,20 @@ fn parse_step(v: &serde_json::Value, line: &str) -> Result<StepKind, String> {
                 .collect::<Vec<_>>()
                 .join(" "),
         )),
-        "answer" => Ok(StepKind::Answer(text("an extension")?)),
+        "answer" => match value {
+            J::Object(m) => {
+                let get = |k: &str| m.get(k).and_then(|v| scalar(v, line, k));
+                Ok(StepKind::Answer {
+                    ext: get("ext").ok_or("`answer` needs `ext`")?,
+                    name: get("as"),
+                })
+            }
+            _ => Ok(StepKind::Answer {
+                ext: text("an extension")?,
+                name: None,
+            }),
+        },
+        "busy" => Ok(StepKind::Busy(text("an extension")?)),
         "hangup" => Ok(StepKind::Hangup(Some(text("a leg name")?))),
         "wait" => Ok(StepKind::Wait(Duration::parse(&text("a duration")?)?)),
         "leg" => Ok(StepKind::Leg(text("a leg name")?)),
@@ -354,7 +375,7 @@ fn parse_step(v: &serde_json::Value, line: &str) -> Result<StepKind, String> {
             }),
         },
         other => Err(format!(
-            "`{other}` is not a step (steps: call, dtmf, expect, answer, hangup, wait, leg, pbxctl)"
+            "`{other}` is not a step (steps: call, dtmf, expect, answer, busy, hangup, wait, leg, pbxctl)"
         )),
     }
 }

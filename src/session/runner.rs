@@ -8,7 +8,7 @@ use crate::directory::validate::{Settings, validate};
 use crate::dsl::Plan;
 use crate::dsl::diagnostic::Failure;
 use crate::engine::Engine;
-use crate::engine::event::{Event, Input, LegId, Output};
+use crate::engine::event::{Event, Input, LegId, Output, Progress, Target};
 use crate::hooks::Hooks;
 use crate::store::{Operator, SecretHasher, SqliteStore, Store};
 use clap::Parser;
@@ -93,10 +93,16 @@ struct LegTrack {
     id: LegId,
     events: Vec<Event>,
     cursor: usize,
+    /// For a leg the engine placed to an extension: it rings there until answered.
+    ringing_at: Option<String>,
 }
 
+/// The session runner is the engine's driver: it plays the callers, the phones the
+/// engine rings (which answer or say busy when a step says so) and the outside world
+/// (whose numbers answer at once), and verifies secrets inline.
 struct Replay<'a> {
     engine: Engine<&'a SqliteStore>,
+    hasher: &'a SecretHasher,
     clock: Timestamp,
     legs: Vec<LegTrack>,
     current: Option<usize>,
@@ -109,14 +115,58 @@ impl Replay<'_> {
         while let Some(out) = self.engine.poll() {
             match out {
                 Output::Event { leg, event } => {
-                    if let Some(t) = self.legs.iter_mut().find(|t| t.id == leg) {
+                    if let Some(t) = self.legs.iter_mut().rev().find(|t| t.id == leg) {
                         self.caused.push((t.name.clone(), event.clone()));
                         t.events.push(event);
                     }
                 }
+                Output::Place { leg, target, .. } => {
+                    let (name, ringing_at) = match &target {
+                        Target::Extension(e) => (e.clone(), Some(e.clone())),
+                        Target::Outside(_) => (target.to_string(), None),
+                    };
+                    let outside = ringing_at.is_none();
+                    self.legs.push(LegTrack {
+                        name,
+                        id: leg,
+                        events: Vec::new(),
+                        cursor: 0,
+                        ringing_at,
+                    });
+                    if outside {
+                        // In a session the world outside answers at once.
+                        let progress = Progress::Answered;
+                        self.engine
+                            .handle(self.clock, Input::Progress { leg, progress });
+                    }
+                }
+                Output::End { leg } => {
+                    if let Some(t) = self.legs.iter_mut().find(|t| t.id == leg) {
+                        t.ringing_at = None;
+                    }
+                }
+                Output::Bridge { .. } => {}
+                Output::Verify {
+                    request,
+                    entered,
+                    hash,
+                    ..
+                } => {
+                    let matched = self.hasher.verify(&entered.0, hash.as_deref());
+                    self.engine
+                        .handle(self.clock, Input::Verified { request, matched });
+                }
                 Output::Warning { message, .. } => self.warnings.push(message),
             }
         }
+    }
+
+    /// The newest leg ringing at `ext`.
+    fn ringing_at(&self, ext: &str) -> Result<usize, String> {
+        self.legs
+            .iter()
+            .rposition(|t| t.ringing_at.as_deref() == Some(ext))
+            .ok_or_else(|| format!("nothing rings at {ext}"))
     }
 
     fn advance_to(&mut self, t: Timestamp) {
@@ -130,7 +180,7 @@ impl Replay<'_> {
     fn leg_index(&self, name: &str) -> Result<usize, String> {
         self.legs
             .iter()
-            .position(|l| l.name == name)
+            .rposition(|l| l.name == name)
             .ok_or_else(|| format!("no leg named `{name}`"))
     }
 
@@ -258,10 +308,10 @@ fn replay(
         Arc::clone(&loaded.hooks),
         settings.clone(),
         store,
-        hasher.clone(),
     );
     let mut r = Replay {
         engine,
+        hasher,
         clock: session.clock,
         legs: Vec::new(),
         current: None,
@@ -290,8 +340,10 @@ fn replay(
     }
     // End every call still up, so each leaves its call record.
     for id in r.engine.live_legs() {
-        r.engine.handle(r.clock, Input::Hangup { leg: id });
-        r.drain();
+        if id < crate::engine::event::PLACED_LEGS {
+            r.engine.handle(r.clock, Input::Hangup { leg: id });
+            r.drain();
+        }
     }
     match check_then(session, store) {
         Ok(()) => (Verdict::Passed, caused),
@@ -321,6 +373,7 @@ fn run_step(
                 id,
                 events: Vec::new(),
                 cursor: 0,
+                ringing_at: None,
             });
             r.current = Some(r.legs.len() - 1);
             r.advance_to(r.clock);
@@ -365,13 +418,23 @@ fn run_step(
             let i = r.current.ok_or("no call yet: `expect` needs a leg")?;
             expect(&mut r.legs[i], want, session.strict)?;
         }
-        StepKind::Answer(ext) => {
-            r.engine.handle(
-                r.clock,
-                Input::Answer {
-                    extension: ext.clone(),
-                },
-            );
+        StepKind::Answer { ext, name } => {
+            let i = r.ringing_at(ext)?;
+            r.legs[i].ringing_at = None;
+            if let Some(n) = name {
+                r.legs[i].name = n.clone();
+            }
+            let leg = r.legs[i].id;
+            let progress = Progress::Answered;
+            r.engine.handle(r.clock, Input::Progress { leg, progress });
+            r.drain();
+        }
+        StepKind::Busy(ext) => {
+            let i = r.ringing_at(ext)?;
+            r.legs[i].ringing_at = None;
+            let leg = r.legs[i].id;
+            let progress = Progress::Busy;
+            r.engine.handle(r.clock, Input::Progress { leg, progress });
             r.drain();
         }
         StepKind::Hangup(leg) => {

@@ -65,7 +65,7 @@ pub enum Control {
     /// Take new calls on a new plan, under new switch settings and drain time.
     Reload {
         /// The plan.
-        parts: PlanParts,
+        parts: Box<PlanParts>,
         /// The switch's settings (its address and nonce key stay as they are).
         switch: Settings,
         /// How long calls may go on after a drain starts.
@@ -139,8 +139,10 @@ pub async fn serve(
         std::thread::Builder::new()
             .name("switch".into())
             .spawn(move || {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
                 let thread = SwitchThread {
                     udp: udp_send,
+                    verify_slots: Arc::new(Semaphore::new(cores)),
                     links,
                     budget,
                     runtime,
@@ -176,7 +178,7 @@ pub async fn serve(
                 drain,
             } => {
                 drain_limit = drain;
-                let _ = to_switch.send(ToSwitch::Reload(parts, switch));
+                let _ = to_switch.send(ToSwitch::Reload(*parts, switch));
             }
             Control::Drain => {
                 let _ = to_switch.send(ToSwitch::Drain);
@@ -281,6 +283,8 @@ impl Ports {
 
 struct SwitchThread {
     udp: StdUdpSocket,
+    /// Secret checks running at once.
+    verify_slots: Arc<Semaphore>,
     links: Links,
     budget: Arc<Mutex<LogBudget>>,
     runtime: tokio::runtime::Handle,
@@ -296,7 +300,6 @@ fn engine(store: &Rc<SqliteStore>, parts: &PlanParts) -> Engine<Rc<SqliteStore>>
         parts.hooks.clone(),
         parts.settings.clone(),
         store.clone(),
-        SecretHasher::production(),
     )
 }
 
@@ -421,6 +424,31 @@ impl SwitchThread {
                 if let Some(m) = self.media.remove(&call) {
                     let _ = m.send(ToMedia::Close);
                 }
+            }
+            Output::Verify {
+                engine,
+                request,
+                entered,
+                hash,
+            } => {
+                // On the blocking pool, as many at once as there are cores: argon2 never
+                // runs on the switch's thread, and never starves the RTP tasks.
+                let slots = self.verify_slots.clone();
+                let to_switch = self.to_switch.clone();
+                self.runtime.spawn(async move {
+                    let Ok(_slot) = slots.acquire_owned().await else {
+                        return;
+                    };
+                    let verify =
+                        move || SecretHasher::production().verify(&entered.0, hash.as_deref());
+                    let matched = tokio::task::spawn_blocking(verify).await.unwrap_or(false);
+                    let input = Input::Verified {
+                        engine,
+                        request,
+                        matched,
+                    };
+                    let _ = to_switch.send(ToSwitch::Input(input));
+                });
             }
         }
     }

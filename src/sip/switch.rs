@@ -90,6 +90,15 @@ pub enum Input {
         /// The keys, in order.
         keys: Vec<char>,
     },
+    /// The answer to an [`Output::Verify`].
+    Verified {
+        /// The engine (generation) that asked.
+        engine: u64,
+        /// Its request.
+        request: leg::VerifyId,
+        /// Whether the entry is the secret.
+        matched: bool,
+    },
     /// A call's queued audio has been sent, up to the `Play` with this mark.
     PlayoutDone {
         /// The call.
@@ -131,6 +140,18 @@ pub enum Output {
     CloseMedia {
         /// The call.
         call: CallId,
+    },
+    /// Verify a secret entry off the switch's thread (it is slow by design) and answer
+    /// with [`Input::Verified`].
+    Verify {
+        /// The engine (generation) that asks.
+        engine: u64,
+        /// Its request.
+        request: leg::VerifyId,
+        /// What the caller entered.
+        entered: leg::Entered,
+        /// The stored hash.
+        hash: Option<String>,
     },
 }
 
@@ -305,6 +326,18 @@ impl<S: Store + Clone> Switch<S> {
             Input::Keys { call, keys } => {
                 for key in keys {
                     self.key(now, call, key);
+                }
+            }
+            Input::Verified {
+                engine,
+                request,
+                matched,
+            } => {
+                if let Some(index) = self.engine_index(engine) {
+                    self.engines[index]
+                        .1
+                        .handle(now, leg::Input::Verified { request, matched });
+                    self.drain_engine(now, index);
                 }
             }
             Input::PlayoutDone { call, mark } => {
@@ -725,6 +758,35 @@ impl<S: Store + Clone> Switch<S> {
         while let Some(output) = self.engines[index].1.poll() {
             match output {
                 leg::Output::Event { leg, event } => self.event(now, leg, event),
+                leg::Output::Place {
+                    leg, call, target, ..
+                } => {
+                    // No trunk and no bridging in this build. A phone is left ringing
+                    // unanswered, so the plan's ring time and no-answer handling run; a
+                    // call out fails at once.
+                    warn!(call, %target, "connecting calls is not supported by pbxctl run yet");
+                    if matches!(target, leg::Target::Outside(_)) {
+                        let progress = leg::Progress::Failed;
+                        self.engines[index]
+                            .1
+                            .handle(now, leg::Input::Progress { leg, progress });
+                    }
+                }
+                leg::Output::Bridge { .. } | leg::Output::End { .. } => {}
+                leg::Output::Verify {
+                    request,
+                    entered,
+                    hash,
+                    ..
+                } => {
+                    let engine = self.engines[index].0;
+                    self.out.push_back(Output::Verify {
+                        engine,
+                        request,
+                        entered,
+                        hash,
+                    });
+                }
                 leg::Output::Warning { leg, message } => {
                     warn!(call = leg, "{message}");
                 }
@@ -765,7 +827,7 @@ impl<S: Store + Clone> Switch<S> {
             }
             E::Reject(reason) => {
                 info!(call = id, %reason, "rejected");
-                self.hang_up_after_playout(now, id, reject_status(&reason));
+                self.hang_up_after_playout(now, id, reason.sip_status());
             }
             E::Hangup => self.hang_up_after_playout(now, id, 480),
         }
@@ -940,18 +1002,6 @@ fn tag_for(request: &Request) -> String {
 
 fn session_id(tag: &str) -> u64 {
     u64::from_str_radix(tag.get(..12).unwrap_or("1"), 16).unwrap_or(1)
-}
-
-/// A SIP status for each reject reason of the language.
-fn reject_status(reason: &str) -> u16 {
-    match reason {
-        "not-found" => 404,
-        "busy" | "dnd" => 486,
-        "blacklisted" => 603,
-        "unavailable" => 480,
-        // blocked, restricted, pin-required, rate-limited
-        _ => 403,
-    }
 }
 
 fn is_key(c: char) -> bool {

@@ -65,6 +65,8 @@ pub struct ExtensionState {
     pub agent_logged_in: bool,
     /// Queue agent paused.
     pub agent_paused: bool,
+    /// The outside number that last called the extension (FC-3).
+    pub last_external_caller: Option<String>,
 }
 
 /// A verification code (VC-1), without its PIN.
@@ -179,6 +181,12 @@ pub trait Store {
     fn unlock(&self, id: &SecretId, clear: bool) -> StoreResult<bool>;
     /// Stores a new hash and resets failures and lockout.
     fn set_secret(&self, id: &SecretId, hash: &str) -> StoreResult<()>;
+    /// Remembers the outside number that last called an extension.
+    fn set_last_external_caller(&self, number: &str, caller: &str) -> StoreResult<()>;
+    /// The changes made to a list setting, in order: (entry, true if added).
+    fn list_changes(&self, list: &str) -> StoreResult<Vec<(String, bool)>>;
+    /// Adds (`add`) or removes an entry of a list setting, over the configured list.
+    fn change_list(&self, list: &str, entry: &str, add: bool) -> StoreResult<()>;
     /// Records an event for `tally`.
     fn tally(&self, name: &str, key: &str, at: Timestamp) -> StoreResult<()>;
     /// Counts events at or after `since`.
@@ -235,6 +243,15 @@ macro_rules! forward_store {
     }
     fn set_secret(&self, id: &SecretId, h: &str) -> StoreResult<()> {
         (**self).set_secret(id, h)
+    }
+    fn set_last_external_caller(&self, n: &str, c: &str) -> StoreResult<()> {
+        (**self).set_last_external_caller(n, c)
+    }
+    fn list_changes(&self, l: &str) -> StoreResult<Vec<(String, bool)>> {
+        (**self).list_changes(l)
+    }
+    fn change_list(&self, l: &str, e: &str, a: bool) -> StoreResult<()> {
+        (**self).change_list(l, e, a)
     }
     fn tally(&self, n: &str, k: &str, a: Timestamp) -> StoreResult<()> {
         (**self).tally(n, k, a)

@@ -65,4 +65,16 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE audit ADD COLUMN uid INTEGER;
     ALTER TABLE audit ADD COLUMN claimed_user TEXT;
     ",
+    // 3: FC-3: the last outside caller of each extension, and changes to list settings
+    // (the blacklist) made while the PBX runs, kept over the configured lists.
+    "
+    ALTER TABLE extensions ADD COLUMN last_external_caller TEXT;
+    CREATE TABLE list_changes (
+        list  TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        added INTEGER NOT NULL,
+        seq   INTEGER NOT NULL,
+        PRIMARY KEY (list, entry)
+    );
+    ",
 ];

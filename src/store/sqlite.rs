@@ -187,7 +187,7 @@ impl Store for SqliteStore {
         self.conn
             .prepare_cached(
                 "SELECT config, blocked, dnd, forward_all, forward_busy, forward_no_answer,
-                        outbound_grant_until, agent_logged_in, agent_paused
+                        outbound_grant_until, agent_logged_in, agent_paused, last_external_caller
                  FROM extensions WHERE number = ?1",
             )
             .map_err(sql)?
@@ -206,6 +206,7 @@ impl Store for SqliteStore {
                         outbound_grant_until: ts(r.get(6)?),
                         agent_logged_in: r.get(7)?,
                         agent_paused: r.get(8)?,
+                        last_external_caller: r.get(9)?,
                     },
                 })
             })
@@ -352,6 +353,39 @@ impl Store for SqliteStore {
             .map_err(sql)?
             .query_row(params![name, key, since.0], |r| r.get(0))
             .map_err(sql)
+    }
+
+    fn set_last_external_caller(&self, number: &str, caller: &str) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "UPDATE extensions SET last_external_caller = ?2 WHERE number = ?1",
+                params![number, caller],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn list_changes(&self, list: &str) -> StoreResult<Vec<(String, bool)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT entry, added FROM list_changes WHERE list = ?1 ORDER BY seq")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([list], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)
+    }
+
+    fn change_list(&self, list: &str, entry: &str, add: bool) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO list_changes (list, entry, added, seq)
+                 VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM list_changes))
+                 ON CONFLICT (list, entry) DO UPDATE SET added = excluded.added, seq = excluded.seq",
+                params![list, entry, add],
+            )
+        })?;
+        Ok(())
     }
 
     fn write_call_record(&self, r: &CallRecord) -> StoreResult<()> {

@@ -38,13 +38,7 @@ fn engine_for(store: &Rc<SqliteStore>) -> Engine<Rc<SqliteStore>> {
         .provision(&config.directory, &SecretHasher::fast())
         .unwrap();
     secrets::provision(store, &config.directory, "pbx.local").unwrap();
-    Engine::new(
-        Arc::new(plan),
-        Arc::new(hooks),
-        settings,
-        store.clone(),
-        SecretHasher::fast(),
-    )
+    Engine::new(Arc::new(plan), Arc::new(hooks), settings, store.clone())
 }
 
 fn prompts() -> Arc<PromptSet> {
@@ -104,6 +98,21 @@ impl Bench {
                         })
                     });
                     self.sent.push((t.to, m));
+                }
+                // The driver verifies secrets; here inline, at the replay cost.
+                Output::Verify {
+                    engine,
+                    request,
+                    entered,
+                    hash,
+                } => {
+                    let matched = SecretHasher::fast().verify(&entered.0, hash.as_deref());
+                    let verified = Input::Verified {
+                        engine,
+                        request,
+                        matched,
+                    };
+                    self.switch.handle(self.now, verified);
                 }
                 other => self.media.push(other),
             }
