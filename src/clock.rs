@@ -27,6 +27,17 @@ impl Timestamp {
         Ok(Timestamp(ts.as_millisecond()))
     }
 
+    /// Parses a date such as `2026-03-01`: its first instant, UTC.
+    pub fn parse_date(text: &str) -> Result<Timestamp, String> {
+        let date: jiff::civil::Date = text
+            .parse()
+            .map_err(|e: jiff::Error| format!("not a date like 2026-03-01: {e}"))?;
+        let start = date
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map_err(|e| e.to_string())?;
+        Ok(Timestamp(start.timestamp().as_millisecond()))
+    }
+
     /// Formats as RFC 3339 in UTC, with milliseconds only when there are some.
     pub fn rfc3339(self) -> String {
         match jiff::Timestamp::from_millisecond(self.0) {

@@ -1,7 +1,7 @@
 //! Carrying out admin commands against a store. Every action is audited; a
 //! secret appears only in a generated PIN's one line on stdout.
 
-use super::command::{CodeCommand, ExtCommand};
+use super::command::{CdrQuery, CodeCommand, ExtCommand};
 use super::view;
 use crate::clock::Timestamp;
 use crate::directory::secret_rules::check_strength;
@@ -12,7 +12,9 @@ use crate::dsl::plan::{Policy, StateField};
 use crate::engine::eval::Scope;
 use crate::engine::presence::Presence;
 use crate::engine::secret_check::{self, Verdict};
-use crate::store::{AuditEntry, Operator, SecretHasher, SecretId, StateValue, Store, StoreError};
+use crate::store::{
+    AuditEntry, CallRecordFilter, Operator, SecretHasher, SecretId, StateValue, Store, StoreError,
+};
 use rand::RngExt;
 
 /// What a command printed and its exit code (see `cli.md`).
@@ -377,6 +379,37 @@ impl Admin<'_> {
         Ok(Reply::ok(out))
     }
 
+    /// `pbxctl cdr`: call records, oldest first, as a table, JSON or CSV (CDR-2).
+    pub fn cdr(&self, q: &CdrQuery) -> Reply {
+        let since = match q.since.as_deref().map(|t| time_bound(t, false)).transpose() {
+            Ok(t) => t,
+            Err(why) => return Reply::fail(2, format!("error: --since: {why}\n")),
+        };
+        let before = match q.until.as_deref().map(|t| time_bound(t, true)).transpose() {
+            Ok(t) => t,
+            Err(why) => return Reply::fail(2, format!("error: --until: {why}\n")),
+        };
+        let filter = CallRecordFilter {
+            since,
+            before,
+            kind: q.kind.map(|k| k.as_str().to_string()),
+            number: q.number.clone(),
+        };
+        self.guarded(|| {
+            let records = self.store.call_records_where(&filter)?;
+            let views: Vec<serde_json::Value> = records.iter().map(view::call_record).collect();
+            if q.json {
+                let list = serde_json::Value::Array(views);
+                return Ok(Reply::ok(format!("{}\n", pretty(&list))));
+            }
+            Ok(Reply::ok(if q.csv {
+                view::call_records_csv(&views)
+            } else {
+                view::call_records_table(&views)
+            }))
+        })
+    }
+
     /// `pbxctl audit`: every admin action, oldest first.
     pub fn audit_log(&self, json: bool) -> Reply {
         self.guarded(|| {
@@ -398,6 +431,27 @@ impl Admin<'_> {
             Ok(Reply::ok(out))
         })
     }
+}
+
+/// A `--since`/`--until` time: RFC 3339, or a date meaning its first instant (since)
+/// or everything through it (until). Returns the bound as "at or after" for since and
+/// "before" for until.
+fn time_bound(text: &str, until: bool) -> Result<Timestamp, String> {
+    if let Ok(date) = Timestamp::parse_date(text) {
+        return Ok(if until {
+            date.after(crate::clock::Duration::seconds(86_400))
+        } else {
+            date
+        });
+    }
+    let t = Timestamp::parse_rfc3339(text)
+        .map_err(|_| format!("`{text}` is not an RFC 3339 time or a date like 2026-03-01"))?;
+    // `--until 10:00` takes a call started at 10:00 too.
+    Ok(if until {
+        t.after(crate::clock::Duration(1))
+    } else {
+        t
+    })
 }
 
 /// A random PIN from the thread CSPRNG that meets the policy's strength rules.

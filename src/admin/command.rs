@@ -1,7 +1,7 @@
 //! The clap definitions of the admin commands: one definition for `--help`, the
 //! man page, completions and session steps.
 
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
 
 /// `pbxctl ext ...`.
 #[derive(Debug, Clone, Subcommand)]
@@ -89,4 +89,49 @@ pub enum CodeCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `pbxctl cdr`: which call records, and how to print them (CDR-2).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CdrQuery {
+    /// Calls started at or after this time (RFC 3339, or a date: from its start, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Calls started up to this time (RFC 3339), or through this date.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only calls of this type.
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub kind: Option<CallType>,
+    /// Only calls from, to or finally reaching this number.
+    #[arg(long)]
+    pub number: Option<String>,
+    /// Print JSON (the view of `sessions.md`).
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV with a header line.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+/// The call types of a call record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CallType {
+    /// Extension to extension.
+    Internal,
+    /// From outside.
+    Inbound,
+    /// To outside.
+    Outbound,
+}
+
+impl CallType {
+    /// The word records use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallType::Internal => "internal",
+            CallType::Inbound => "inbound",
+            CallType::Outbound => "outbound",
+        }
+    }
 }

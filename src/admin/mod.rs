@@ -6,4 +6,4 @@ pub mod command;
 pub mod view;
 
 pub use action::{Admin, Reply};
-pub use command::{CodeCommand, ExtCommand};
+pub use command::{CallType, CdrQuery, CodeCommand, ExtCommand};

@@ -77,3 +77,61 @@ pub fn audit_entry(e: &AuditEntry) -> Value {
     }
     v
 }
+
+/// The columns of `pbxctl cdr`, in order.
+const CDR_COLUMNS: [&str; 11] = [
+    "start",
+    "from",
+    "to",
+    "final",
+    "duration",
+    "type",
+    "status",
+    "reason",
+    "originator",
+    "via",
+    "billing",
+];
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Call record views as CSV with a header line.
+pub fn call_records_csv(views: &[Value]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(CDR_COLUMNS);
+    for v in views {
+        let _ = w.write_record(CDR_COLUMNS.map(|c| cell(&v[c])));
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// Call record views as an aligned table, a header and a line each.
+pub fn call_records_table(views: &[Value]) -> String {
+    let rows: Vec<Vec<String>> = std::iter::once(CDR_COLUMNS.map(str::to_string).to_vec())
+        .chain(
+            views
+                .iter()
+                .map(|v| CDR_COLUMNS.map(|c| cell(&v[c])).to_vec()),
+        )
+        .collect();
+    let widths: Vec<usize> = (0..CDR_COLUMNS.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out += line.join("  ").trim_end();
+        out.push('\n');
+    }
+    out
+}

@@ -2,7 +2,7 @@
 
 use super::run::{Loaded, load};
 use super::{StoreArgs, exit, print};
-use crate::admin::{Admin, CodeCommand, ExtCommand, Reply};
+use crate::admin::{Admin, CdrQuery, CodeCommand, ExtCommand, Reply};
 use crate::clock::Timestamp;
 use crate::store::{Operator, SecretHasher};
 use std::io::Read;
@@ -62,6 +62,11 @@ pub fn ext(args: &StoreArgs, cmd: &ExtCommand) -> i32 {
 /// `pbxctl code ...`.
 pub fn code(args: &StoreArgs, cmd: &CodeCommand) -> i32 {
     with_admin(args, |a| a.code(cmd))
+}
+
+/// `pbxctl cdr`.
+pub fn cdr(args: &StoreArgs, query: &CdrQuery) -> i32 {
+    with_admin(args, |a| a.cdr(query))
 }
 
 /// `pbxctl audit`.

@@ -5,7 +5,7 @@ mod lint;
 mod run;
 mod test;
 
-use crate::admin::{CodeCommand, ExtCommand};
+use crate::admin::{CdrQuery, CodeCommand, ExtCommand};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -134,6 +134,18 @@ pub enum Command {
         #[command(subcommand)]
         action: CodeCommand,
     },
+    /// List call records, oldest first (CDR-2).
+    #[command(
+        after_help = "Examples:\n  pbxctl cdr --since 2026-03-01 --type outbound\n  pbxctl cdr --number 101 --json\n  pbxctl cdr --since 2026-03-01T09:00:00Z --until 2026-03-31 --csv > march.csv"
+    )]
+    Cdr {
+        /// Store options.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Which records, and how.
+        #[command(flatten)]
+        query: CdrQuery,
+    },
     /// Show the audit log of admin actions.
     #[command(after_help = "Examples:\n  pbxctl audit\n  pbxctl audit --json")]
     Audit {
@@ -190,6 +202,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Command::Run { store } => run::run(&store),
         Command::Ext { store, action } => admin_cmd::ext(&store, &action),
         Command::Code { store, action } => admin_cmd::code(&store, &action),
+        Command::Cdr { store, query } => admin_cmd::cdr(&store, &query),
         Command::Audit { store, json } => admin_cmd::audit(&store, json),
         Command::Completions { shell } => {
             let mut out = Vec::new();

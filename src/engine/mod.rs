@@ -667,6 +667,8 @@ impl<S: Store> Engine<S> {
             Target::Extension(e) => e.clone(),
             Target::Outside(n) => n.clone(),
         });
+        // A call that reached the trunk is outbound, however it got there.
+        caller.outcome.external |= matches!(target, Target::Outside(_));
         let caller_number = caller.caller.clone();
         let caller_ext = caller.extension().map(str::to_owned);
         let leg = self.legs.get_mut(&placed).expect("the placed leg answered");
@@ -750,3 +752,6 @@ fn start_program(plan: &Plan, leg: &mut Leg, rule: &Rule, digits: &str) {
     leg.wait = Wait::Running;
     leg.deadline = None;
 }
+
+#[cfg(test)]
+mod tests;

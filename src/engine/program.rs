@@ -75,7 +75,10 @@ pub(super) fn run<S: Store>(
                 let id = prompt.clone();
                 cx.emit(leg.id, Event::Prompt { id, arg });
             }
-            Op::Tone(t) => cx.emit(leg.id, Event::Tone(t.clone())),
+            Op::Tone(t) => {
+                leg.outcome.answered_by_pbx = true;
+                cx.emit(leg.id, Event::Tone(t.clone()));
+            }
             Op::Ask { prompt, var } => {
                 leg.outcome.answered_by_pbx = true;
                 leg.wait = Wait::Collect {

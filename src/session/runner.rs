@@ -2,7 +2,7 @@
 
 use super::file::{SessionFile, Step, StepKind};
 use super::matching::subset_mismatches;
-use crate::admin::{self, Admin, CodeCommand, ExtCommand};
+use crate::admin::{self, Admin, CdrQuery, CodeCommand, ExtCommand};
 use crate::clock::Timestamp;
 use crate::directory::validate::{Settings, validate};
 use crate::dsl::Plan;
@@ -86,6 +86,7 @@ enum AdminArgs {
     Ext(ExtCommand),
     #[command(subcommand)]
     Code(CodeCommand),
+    Cdr(CdrQuery),
 }
 
 struct LegTrack {
@@ -479,6 +480,7 @@ fn run_step(
             let reply = match &parsed {
                 AdminArgs::Ext(cmd) => admin.ext(cmd, stdin),
                 AdminArgs::Code(cmd) => admin.code(cmd),
+                AdminArgs::Cdr(query) => admin.cdr(query),
             };
             let want_status = status.unwrap_or(0);
             let printed = format!("{}{}", reply.stdout, reply.stderr);

@@ -131,6 +131,19 @@ pub struct CallRecord {
     pub billing: Option<String>,
 }
 
+/// Which call records to read (all of them by default).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallRecordFilter {
+    /// Started at or after.
+    pub since: Option<Timestamp>,
+    /// Started before.
+    pub before: Option<Timestamp>,
+    /// `internal`, `inbound` or `outbound`.
+    pub kind: Option<String>,
+    /// From, to or finally reaching this number.
+    pub number: Option<String>,
+}
+
 /// Who ran an administrator action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
@@ -194,7 +207,11 @@ pub trait Store {
     /// Appends a call record.
     fn write_call_record(&self, record: &CallRecord) -> StoreResult<()>;
     /// All call records in order.
-    fn call_records(&self) -> StoreResult<Vec<CallRecord>>;
+    fn call_records(&self) -> StoreResult<Vec<CallRecord>> {
+        self.call_records_where(&CallRecordFilter::default())
+    }
+    /// The call records a filter picks, in order.
+    fn call_records_where(&self, filter: &CallRecordFilter) -> StoreResult<Vec<CallRecord>>;
     /// Appends an audit entry.
     fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// All audit entries in order.
@@ -262,8 +279,8 @@ macro_rules! forward_store {
     fn write_call_record(&self, r: &CallRecord) -> StoreResult<()> {
         (**self).write_call_record(r)
     }
-    fn call_records(&self) -> StoreResult<Vec<CallRecord>> {
-        (**self).call_records()
+    fn call_records_where(&self, f: &CallRecordFilter) -> StoreResult<Vec<CallRecord>> {
+        (**self).call_records_where(f)
     }
     fn audit(&self, e: &AuditEntry) -> StoreResult<()> {
         (**self).audit(e)

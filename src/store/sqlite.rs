@@ -399,15 +399,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn call_records(&self) -> StoreResult<Vec<CallRecord>> {
+    fn call_records_where(&self, f: &CallRecordFilter) -> StoreResult<Vec<CallRecord>> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT start, caller, dialed, final, duration, type, status, reason, originator, via, billing FROM cdr ORDER BY id",
+                "SELECT start, caller, dialed, final, duration, type, status, reason, originator, via, billing
+                 FROM cdr
+                 WHERE (?1 IS NULL OR start >= ?1) AND (?2 IS NULL OR start < ?2)
+                   AND (?3 IS NULL OR type = ?3)
+                   AND (?4 IS NULL OR caller = ?4 OR dialed = ?4 OR final = ?4)
+                 ORDER BY id",
             )
             .map_err(sql)?;
+        let bounds = params![
+            f.since.map(|t| t.0),
+            f.before.map(|t| t.0),
+            f.kind,
+            f.number
+        ];
         let rows = stmt
-            .query_map([], |r| {
+            .query_map(bounds, |r| {
                 Ok(CallRecord {
                     start: Timestamp(r.get(0)?),
                     from: r.get(1)?,

@@ -241,3 +241,32 @@ fn completions_and_man_page_come_from_the_cli_definition() {
     assert_eq!(man.status, 0);
     assert!(man.stdout.contains(".TH pbxctl 1"), "{}", man.stdout);
 }
+
+/// `pbxctl cdr` from the shell: its exit codes, and CSV a spreadsheet takes.
+#[test]
+fn cdr_follows_the_cli_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    department_config(tmp.path());
+    let d = tmp.path();
+    let empty = pbxctl(d, &["cdr", "--csv"]);
+    assert_eq!(empty.status, 0, "{}", empty.stderr);
+    assert_eq!(
+        empty.stdout,
+        "start,from,to,final,duration,type,status,reason,originator,via,billing\n"
+    );
+    assert_eq!(pbxctl(d, &["cdr", "--json"]).stdout, "[]\n");
+    for (args, wanted) in [
+        (&["cdr", "--type", "sideways"][..], "sideways"),
+        (
+            &["cdr", "--since", "last tuesday"][..],
+            "not an RFC 3339 time or a date",
+        ),
+        (&["cdr", "--json", "--csv"][..], "cannot be used with"),
+    ] {
+        let run = pbxctl(d, args);
+        assert_eq!(run.status, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(wanted), "{args:?}: {}", run.stderr);
+    }
+    let missing = pbxctl(d, &["cdr", "--db", "/nonexistent/dir/pbx.db"]);
+    assert_eq!(missing.status, 4, "{}", missing.stderr);
+}
