@@ -5,12 +5,13 @@
 //! check may take 20 ms of CPU and must not stall the sockets); tokio tasks read UDP,
 //! accept TCP, and run one RTP stream per answered call, paced at 20 ms.
 
+mod clock;
 mod tcp;
 
 use super::log_budget::LogBudget;
 use super::switch::{CallId, Input, Output, Settings, Switch};
 use super::transaction::{Peer, Transport};
-use crate::clock::{Duration, Timestamp};
+use crate::clock::Duration;
 use crate::directory::config::TcpLimits;
 use crate::directory::validate::Settings as PlanSettings;
 use crate::dsl::Plan;
@@ -165,7 +166,7 @@ pub async fn serve(
             budget
                 .lock()
                 .expect("log budget lock")
-                .report(Timestamp::now());
+                .report(clock::now());
         }
     });
 
@@ -327,15 +328,15 @@ impl SwitchThread {
         );
         let mut draining = false;
         loop {
-            let now = Timestamp::now();
+            let now = clock::now();
             // Wake for the next timer, and at least once a second.
             let wait = switch
                 .next_deadline()
                 .map_or(1000, |d| d.0.saturating_sub(now.0).clamp(0, 1000));
             match inbox.recv_timeout(std::time::Duration::from_millis(wait as u64)) {
-                Ok(ToSwitch::Input(input)) => switch.handle(Timestamp::now(), input),
+                Ok(ToSwitch::Input(input)) => switch.handle(clock::now(), input),
                 // The permit goes with the message handled, freeing room for the next.
-                Ok(ToSwitch::Received(input, _permit)) => switch.handle(Timestamp::now(), input),
+                Ok(ToSwitch::Received(input, _permit)) => switch.handle(clock::now(), input),
                 Ok(ToSwitch::TcpClosed { addr, id }) => self.links.finished(addr, id),
                 Ok(ToSwitch::Reload(parts, settings)) => {
                     switch.reload(engine(&store, &parts), parts.prompts.clone(), settings);
@@ -348,12 +349,12 @@ impl SwitchThread {
                     switch.drain();
                     draining = true;
                 }
-                Ok(ToSwitch::EndAll) => switch.end_all(Timestamp::now()),
+                Ok(ToSwitch::EndAll) => switch.end_all(clock::now()),
                 Ok(ToSwitch::Stop) => break,
                 Err(std_mpsc::RecvTimeoutError::Timeout) => {}
                 Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            let now = Timestamp::now();
+            let now = clock::now();
             if switch.next_deadline().is_some_and(|d| d <= now) {
                 switch.handle_timeout(now);
             }
@@ -376,7 +377,7 @@ impl SwitchThread {
             Output::Transmit(t) => match t.to.transport {
                 Transport::Udp => {
                     if let Err(e) = self.udp.send_to(&t.bytes, t.to.addr) {
-                        let now = Timestamp::now();
+                        let now = clock::now();
                         if self
                             .budget
                             .lock()

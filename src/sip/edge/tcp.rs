@@ -7,7 +7,7 @@
 //! is sent: a queue over `write_queue` bytes, or a write stalled for `message_timeout`.
 
 use super::ToSwitch;
-use crate::clock::{Duration, Timestamp};
+use crate::clock::Duration;
 use crate::directory::config::TcpLimits;
 use crate::sip::log_budget::LogBudget;
 use crate::sip::message::{frame_length, leading_keepalive};
@@ -64,7 +64,7 @@ impl Links {
         self.budget
             .lock()
             .expect("log budget lock")
-            .admit(Timestamp::now(), kind)
+            .admit(super::clock::now(), kind)
     }
 
     /// Queues bytes to `addr`; a peer that lets more than `write_queue` bytes pile up
