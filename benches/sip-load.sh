@@ -9,7 +9,8 @@
 #   REG_RATES="1000 2000 3000 4000 6000"  REGISTER/s as 103, up to the first rate where one fails
 #   CALL_RATE=500                    *11 calls/s as 103 (no secret checked)...
 #   CALL_LADDER="750 1000 1500"      ...then these, up to the first failure ("": skip)
-#   PW_RATES="20 30 40 60"           *11-with-password calls/s as 101, likewise
+#   PW_RATES="20 40 60 80 100"       *11-with-password calls/s as 101, likewise
+#   MIX_PW_RATE=50 MIX_CALL_RATE=100 *11 calls without a secret, while this many check one
 #   SETTLE=35                        idle seconds between steps (see settle())
 #   KEEP=1                           keep the work folder (config, database, logs) even on success
 #
@@ -22,11 +23,14 @@ seconds=${1:-10}
 reg_rates=${REG_RATES:-1000 2000 3000 4000 6000}
 call_rate=${CALL_RATE:-500}
 call_ladder=${CALL_LADDER-750 1000 1500}
-pw_rates=${PW_RATES:-20 30 40 60}
+pw_rates=${PW_RATES:-20 40 60 80 100}
+mix_pw_rate=${MIX_PW_RATE:-50}
+mix_call_rate=${MIX_CALL_RATE:-100}
 settle_seconds=${SETTLE:-35}
 drain_seconds=30        # the config's sip.drain: how long SIGTERM may take
 lobby_label='`*11`, no secret (103)'
 password_label='`*11` with password (101)'
+mix_label='`*11`, no secret (103), beside password calls'
 load_before=
 sampler_pid=
 built=
@@ -392,6 +396,28 @@ ladder() {
   done
 }
 
+# Password calls at $mix_pw_rate/s in the background (a second SIPp, its own ports), and
+# run_step of calls without a secret at $mix_call_rate/s meanwhile.
+#   mixed_step PASSWORD_ARGS... -- LOBBY_ARGS...
+mixed_step() {
+  local pw_args=()
+  while [[ $1 != -- ]]; do pw_args+=("$1"); shift; done
+  shift
+  local bg_port bg_media
+  bg_port=$(free_port 27060)
+  bg_media=$(free_port $((bg_port + 1)) 2)
+  log "beside it: $password_label at $mix_pw_rate/s"
+  sipp -sf "$here/star11-password.xml" "${pw_args[@]}" \
+    -i 127.0.0.1 -p "$bg_port" -mi 127.0.0.1 -mp "$bg_media" \
+    -r "$mix_pw_rate" -rp 1000 -l 3000 -m $((mix_pw_rate * (seconds + 4))) \
+    -timeout "$((seconds + 60))s" -nostdin -trace_err -error_file "$work/mix-bg.errors.log" \
+    "127.0.0.1:$sip_port" > "$work/mix-bg.stdout.log" 2>&1 &
+  local bg=$!
+  sleep 2   # the password calls are under way first
+  run_step mix "$mix_label" "$here/star11-lobby.xml" "$mix_call_rate" 4900 25 "$@" || true
+  wait "$bg" || echo "- **background password calls at $mix_pw_rate/s**: SIPp exit $?." >> "$notes"
+}
+
 # --- The report ---------------------------------------------------------------------------
 
 # results.tsv columns: 1 label, 2 target/s, 3 placed, 4 ok, 5 failed, 6 unfinished, 7 ok/s,
@@ -438,6 +464,13 @@ report() {
     fi
     echo "| \`*11\` without a secret: highest rate with every answer within 500 ms / with every call done | $(best_rate "$lobby_label" quiet) / $(best_rate "$lobby_label") |"
     echo "| \`*11\` with password (argon2id): highest rate with every answer within 500 ms / with every call done | $(best_rate "$password_label" quiet) / $(best_rate "$password_label") |"
+    local mix
+    mix=$(step_line "$mix_label" "$mix_call_rate")
+    if [[ -n $mix ]]; then
+      local m_rate m_ok m_total m_rt m_retrans m_sw
+      IFS=$'\t' read -r _ m_rate m_total m_ok _ _ _ _ m_rt m_retrans _ _ m_sw _ <<< "$mix"
+      echo "| \`*11\` without a secret at $m_rate/s while $mix_pw_rate/s check a password | answer $m_rt ms; $m_ok of $m_total ok; $m_retrans retransmissions; switch thread $m_sw cores |"
+    fi
     echo "| SIGTERM at the end | $shutdown |"
     echo
     echo "## Steps"
@@ -509,10 +542,16 @@ main() {
     ladder lobby "$lobby_label" "$call_ladder" "$here/star11-lobby.xml" 4900 25 "${lobby_args[@]}"
   fi
 
-  # 3. Calls that check the terminal password: argon2id on the switch thread.
+  # 3. Calls that check the terminal password: argon2id, verified on the blocking pool
+  #    (as many at once as there are cores), never on the switch thread.
+  local password_args=(-s '*11' -set caller 101 -au 101 -ap sip-pass-101 -auth_uri "*11@127.0.0.1:$sip_port")
   settle
-  ladder password "$password_label" "$pw_rates" "$here/star11-password.xml" 3000 30 \
-    -s '*11' -set caller 101 -au 101 -ap sip-pass-101 -auth_uri "*11@127.0.0.1:$sip_port"
+  ladder password "$password_label" "$pw_rates" "$here/star11-password.xml" 3000 30 "${password_args[@]}"
+
+  # 4. Calls that check no secret while $mix_pw_rate a second check one beside them: the
+  #    switch answers them as if the secret checks were not there.
+  settle
+  mixed_step "${password_args[@]}" -- "${lobby_args[@]}"
 
   log "stopping pbxctl run (SIGTERM)"
   stop_server

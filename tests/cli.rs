@@ -188,7 +188,10 @@ fn feature_digits_live_in_the_plan_not_in_rust() {
     files.retain(|f| f.file_name().is_none_or(|n| n != "tests.rs"));
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        for code in ["*11", "7777", "*47", "*48", "*60", "*61"] {
+        for code in [
+            "*11", "7777", "*47", "*48", "*60", "*61", "*74", "*074", "*71", "*72", "*73", "*071",
+            "*072", "*073", "*75", "*075", "*76",
+        ] {
             assert!(
                 !text.contains(code),
                 "{} mentions the feature code {code}",
@@ -212,6 +215,21 @@ fn renaming_a_code_in_the_plan_moves_the_feature() {
                    \x20 - pbxctl: ext unlock 101\n  - call: 101 -> *11\n  - expect: reject not-found\n";
     write(tmp.path(), "moved.yaml", session);
     let run = pbxctl(tmp.path(), &["test", "moved.yaml"]);
+    assert_eq!(run.status, 0, "{}", run.stdout);
+
+    // The same for a code of a multi-leg feature: DND moves from *74 to *78.
+    write(
+        tmp.path(),
+        "dnd.pbx",
+        &default_plan().replace("dial *74 {", "dial *78 {"),
+    );
+    let session = "name: \"FC-1 moved\"\ndialplan: dnd.pbx\n\
+                   given:\n  extensions:\n    \"101\": {}\n    \"102\": {}\n\
+                   steps:\n  - call: 101 -> *78\n  - expect: tone confirm\n\
+                   \x20 - call: 102 -> 101\n  - expect: reject dnd\n\
+                   \x20 - call: 101 -> *74\n  - expect: reject not-found\n";
+    write(tmp.path(), "dnd.yaml", session);
+    let run = pbxctl(tmp.path(), &["test", "dnd.yaml"]);
     assert_eq!(run.status, 0, "{}", run.stdout);
 }
 

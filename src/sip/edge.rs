@@ -163,10 +163,7 @@ pub async fn serve(
         let mut tick = tokio::time::interval(BUDGET_REPORT_EVERY);
         loop {
             tick.tick().await;
-            budget
-                .lock()
-                .expect("log budget lock")
-                .report(clock::now());
+            budget.lock().expect("log budget lock").report(clock::now());
         }
     });
 
