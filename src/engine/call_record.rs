@@ -22,7 +22,10 @@ pub(super) fn call_record(
         Some(_) => "rejected",
         None if o.connected_at.is_some() || o.answered_by_pbx => "answered",
         None if o.busy => "busy",
-        None if o.unanswered || matches!(leg.wait, Wait::Alerting(_)) => "no-answer",
+        // The caller gave up while a phone rang or the far end had not answered.
+        None if o.unanswered || matches!(leg.wait, Wait::Alerting(_) | Wait::Dialing { .. }) => {
+            "no-answer"
+        }
         None => "failed",
     };
     // The direction dialed, whether or not the call got out.

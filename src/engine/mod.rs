@@ -242,7 +242,6 @@ impl<S: Store> Engine<S> {
             (Role::Placed { call, .. }, _) => {
                 let call = *call;
                 // The far end hung up: the PBX ends the caller's side too.
-                self.legs.get_mut(&id).expect("the leg hung up").bridged = None;
                 self.end_leg(id, false);
                 if self.legs.contains_key(&call) {
                     self.cx.emit(call, Event::Hangup);

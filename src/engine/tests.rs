@@ -108,6 +108,9 @@ fn a_call_to_an_extension_places_bridges_and_ends_legs() {
         (records[0].duration, records[0].status.as_str()),
         (7, "answered")
     );
+    // Both phones are free again: the next call rings, it does not find 102 busy.
+    let outs = call(&mut e, 2, "101", "102");
+    assert!(matches!(outs[0], Output::Place { .. }), "{outs:?}");
 }
 
 #[test]
