@@ -1,8 +1,8 @@
-//! RFC 4733 telephone-events in, key presses out. Real phones are sloppy: the
-//! marker bit may be missing, end packets lost or sent three times. A press is
-//! taken from the first packet of an event (a new RTP timestamp, or a restart of
-//! the duration), so retransmitted ends never repeat it and two presses of one
-//! key never merge.
+//! RFC 4733 telephone-events in, key presses out, and key presses out as events. Real
+//! phones are sloppy: the marker bit may be missing, end packets lost or sent three
+//! times. A press is taken from the first packet of an event (a new RTP timestamp, or
+//! a restart of the duration), so retransmitted ends never repeat it and two presses
+//! of one key never merge.
 
 use super::rtp::Packet;
 
@@ -65,6 +65,29 @@ impl Receiver {
     pub fn timeout(&mut self) {
         self.current = None;
     }
+}
+
+/// Packets in one press we send: 100 ms of tone in 20 ms updates.
+const PRESS_PACKETS: u16 = 5;
+/// The end packet goes three times (RFC 4733 section 2.5.1.4).
+const END_REPEATS: usize = 3;
+/// Volume of the events we send: -10 dBm0.
+const VOLUME: u8 = 10;
+
+/// The payloads of one press of `key`, one per 20 ms packet (the first carries the
+/// marker; all share the press's timestamp).
+pub fn press(key: char) -> Option<Vec<[u8; 4]>> {
+    let event = u8::try_from(EVENTS.iter().position(|k| *k == key)?).ok()?;
+    let payload = |duration: u16, end: bool| {
+        let [hi, lo] = duration.to_be_bytes();
+        [event, VOLUME | if end { 0x80 } else { 0 }, hi, lo]
+    };
+    let full = PRESS_PACKETS * 160;
+    let mut out: Vec<[u8; 4]> = (1..PRESS_PACKETS)
+        .map(|n| payload(n * 160, false))
+        .collect();
+    out.extend(std::iter::repeat_n(payload(full, true), END_REPEATS));
+    Some(out)
 }
 
 #[cfg(test)]
@@ -132,5 +155,19 @@ mod tests {
             pkt(0, 10, true, 160, false),
         ];
         assert_eq!(keys(&p), "#*");
+    }
+
+    #[test]
+    fn a_press_we_send_is_one_press_to_a_receiver() {
+        let payloads = press('#').unwrap();
+        assert_eq!(payloads.len(), 7);
+        let packets: Vec<Vec<u8>> = payloads
+            .iter()
+            .enumerate()
+            .map(|(n, p)| super::super::rtp::build(101, n == 0, n as u16, 4000, 7, p))
+            .collect();
+        assert_eq!(keys(&packets), "#");
+        assert_eq!(payloads.last().unwrap()[1] & 0x80, 0x80, "it ends");
+        assert!(press('x').is_none());
     }
 }

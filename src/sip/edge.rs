@@ -6,6 +6,7 @@
 //! accept TCP, and run one RTP stream per answered call, paced at 20 ms.
 
 mod clock;
+mod media;
 mod tcp;
 
 use super::log_budget::LogBudget;
@@ -18,8 +19,8 @@ use crate::dsl::Plan;
 use crate::engine::Engine;
 use crate::hooks::Hooks;
 use crate::media::prompt_set::PromptSet;
-use crate::media::stream::{Format, Stream};
 use crate::store::{SecretHasher, SqliteStore};
+use media::ToMedia;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::PathBuf;
@@ -93,13 +94,6 @@ enum ToSwitch {
     Stop,
 }
 
-/// Commands to a call's RTP task.
-enum ToMedia {
-    Play(Arc<Vec<i16>>, u64),
-    Stop,
-    Close,
-}
-
 /// Datagrams that may wait for the switch; beyond them the socket buffer fills and the
 /// kernel drops, so a flood costs bounded memory.
 const UDP_IN_FLIGHT: usize = 4_096;
@@ -149,6 +143,7 @@ pub async fn serve(
                     runtime,
                     to_switch,
                     media: HashMap::new(),
+                    bridged: HashMap::new(),
                     rtp,
                     drained: drained_tx,
                 };
@@ -287,7 +282,9 @@ struct SwitchThread {
     budget: Arc<Mutex<LogBudget>>,
     runtime: tokio::runtime::Handle,
     to_switch: std_mpsc::Sender<ToSwitch>,
-    media: HashMap<CallId, mpsc::UnboundedSender<ToMedia>>,
+    media: HashMap<CallId, media::MediaHandle>,
+    /// Bridged legs, each way.
+    bridged: HashMap<CallId, CallId>,
     rtp: Ports,
     drained: mpsc::UnboundedSender<()>,
 }
@@ -369,6 +366,12 @@ impl SwitchThread {
         }
     }
 
+    fn to_media(&self, call: CallId, command: ToMedia) {
+        if let Some(m) = self.media.get(&call) {
+            let _ = m.commands.send(command);
+        }
+    }
+
     fn dispatch(&mut self, output: Output) {
         match output {
             Output::Transmit(t) => match t.to.transport {
@@ -397,30 +400,40 @@ impl SwitchThread {
                         let local = socket
                             .local_addr()
                             .unwrap_or_else(|_| SocketAddr::new(self.rtp.ip, 0));
-                        let (tx, rx) = mpsc::unbounded_channel();
-                        self.media.insert(call, tx);
                         let to_switch = self.to_switch.clone();
-                        self.runtime
-                            .spawn(run_media(call, socket, remote, format, rx, to_switch));
+                        let handle =
+                            media::start(&self.runtime, call, socket, remote, format, to_switch);
+                        self.media.insert(call, handle);
                         Input::MediaOpened { call, local }
                     }
                     None => Input::MediaFailed { call },
                 };
                 let _ = self.to_switch.send(ToSwitch::Input(input));
             }
-            Output::Play { call, audio, mark } => {
-                if let Some(m) = self.media.get(&call) {
-                    let _ = m.send(ToMedia::Play(audio, mark));
-                }
-            }
-            Output::StopPlayback { call } => {
-                if let Some(m) = self.media.get(&call) {
-                    let _ = m.send(ToMedia::Stop);
+            Output::Play { call, audio, mark } => self.to_media(call, ToMedia::Play(audio, mark)),
+            Output::StopPlayback { call } => self.to_media(call, ToMedia::Stop),
+            Output::SendKey { call, key } => self.to_media(call, ToMedia::Key(key)),
+            Output::UpdateMedia {
+                call,
+                remote,
+                format,
+                sending,
+            } => self.to_media(call, ToMedia::Update(remote, format, sending)),
+            Output::Bridge { a, b } => {
+                if let (Some(ma), Some(mb)) = (self.media.get(&a), self.media.get(&b)) {
+                    let _ = ma.commands.send(ToMedia::Link(mb.relay.clone()));
+                    let _ = mb.commands.send(ToMedia::Link(ma.relay.clone()));
+                    self.bridged.insert(a, b);
+                    self.bridged.insert(b, a);
                 }
             }
             Output::CloseMedia { call } => {
                 if let Some(m) = self.media.remove(&call) {
-                    let _ = m.send(ToMedia::Close);
+                    let _ = m.commands.send(ToMedia::Close);
+                }
+                if let Some(other) = self.bridged.remove(&call) {
+                    self.bridged.remove(&other);
+                    self.to_media(other, ToMedia::Unlink);
                 }
             }
             Output::Verify {
@@ -447,70 +460,6 @@ impl SwitchThread {
                     };
                     let _ = to_switch.send(ToSwitch::Input(input));
                 });
-            }
-        }
-    }
-}
-
-/// One call's RTP: a packet every 20 ms, keys found in what comes back.
-async fn run_media(
-    call: CallId,
-    socket: StdUdpSocket,
-    remote: SocketAddr,
-    format: Format,
-    mut commands: mpsc::UnboundedReceiver<ToMedia>,
-    to_switch: std_mpsc::Sender<ToSwitch>,
-) {
-    let socket = match socket
-        .set_nonblocking(true)
-        .map(|_| UdpSocket::from_std(socket))
-    {
-        Ok(Ok(s)) => s,
-        _ => {
-            let _ = to_switch.send(ToSwitch::Input(Input::MediaFailed { call }));
-            return;
-        }
-    };
-    let seed = rand::random::<u64>();
-    let mut stream = Stream::new(
-        format,
-        seed as u32,
-        (seed >> 32) as u16,
-        (seed >> 48) as u32,
-    );
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut buf = vec![0u8; 2048];
-    // The newest Play not yet reported as played out.
-    let mut unreported: Option<u64> = None;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                let packet = stream.next_packet();
-                let _ = socket.send_to(&packet, remote).await;
-                if let Some(mark) = unreported.filter(|_| !stream.playing()) {
-                    unreported = None;
-                    let _ = to_switch.send(ToSwitch::Input(Input::PlayoutDone { call, mark }));
-                }
-            }
-            received = socket.recv_from(&mut buf) => {
-                if let Ok((n, _)) = received {
-                    let keys = stream.receive(&buf[..n]);
-                    if !keys.is_empty() {
-                        let _ = to_switch.send(ToSwitch::Input(Input::Keys { call, keys }));
-                    }
-                }
-            }
-            command = commands.recv() => match command {
-                Some(ToMedia::Play(audio, mark)) => {
-                    stream.play(&audio);
-                    unreported = Some(mark);
-                }
-                Some(ToMedia::Stop) => {
-                    stream.stop();
-                    unreported = None;
-                }
-                Some(ToMedia::Close) | None => break,
             }
         }
     }

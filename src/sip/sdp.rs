@@ -12,6 +12,59 @@ pub struct Negotiated {
     pub remote: SocketAddr,
     /// The chosen law and the peer's telephone-event payload type.
     pub format: Format,
+    /// Which way the peer wants audio to flow (hold is `SendOnly` or `Inactive`).
+    pub direction: Direction,
+}
+
+/// Which way a stream flows, seen from the side that wrote the SDP (RFC 3264 section 6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Both ways: a call in progress.
+    #[default]
+    SendRecv,
+    /// The writer only sends: it holds the call (music on hold, if anything).
+    SendOnly,
+    /// The writer only receives.
+    RecvOnly,
+    /// Neither way: both sides hold.
+    Inactive,
+}
+
+impl Direction {
+    /// The direction an answer takes to this offer (RFC 3264 section 6.1).
+    pub fn answer(self) -> Direction {
+        match self {
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            d => d,
+        }
+    }
+
+    /// Whether the writer of this direction wants to receive audio.
+    pub fn receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+
+    fn attribute(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+}
+
+/// Our side of the SDP: the RTP address and the origin line's session id and version
+/// (the version goes up whenever what we say changes, RFC 3264 section 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// Our RTP address.
+    pub rtp: SocketAddr,
+    /// The `o=` session id.
+    pub session: u64,
+    /// The `o=` version.
+    pub version: u64,
 }
 
 /// Why an offer cannot be answered (the INVITE gets 488 Not Acceptable Here).
@@ -78,18 +131,43 @@ pub fn negotiate(offer: &[u8]) -> Result<Negotiated, NotAcceptable> {
         .iter()
         .find(|(pt, e)| e.starts_with("telephone-event/8000") && offered.contains(pt))
         .map(|(pt, _)| *pt);
+    // A media-level direction overrides the session's; `c=0.0.0.0` is RFC 2543's hold.
+    let stated = |has: &dyn Fn(&str) -> bool| {
+        [
+            Direction::SendRecv,
+            Direction::SendOnly,
+            Direction::RecvOnly,
+            Direction::Inactive,
+        ]
+        .into_iter()
+        .find(|d| has(d.attribute()))
+    };
+    let direction = if ip.is_unspecified() {
+        Direction::Inactive
+    } else {
+        stated(&|a| audio.has_attribute(a))
+            .or_else(|| stated(&|a| session.has_attribute(a)))
+            .unwrap_or_default()
+    };
     Ok(Negotiated {
         remote: SocketAddr::new(ip, audio.port),
         format: Format {
             law,
             telephone_event,
         },
+        direction,
     })
 }
 
-/// The answer: our address and port, the chosen law, and telephone-events under the
-/// peer's payload type (RFC 3264 section 6.1: an answer reuses the offer's numbers).
-pub fn answer(local: SocketAddr, session_id: u64, format: Format) -> Vec<u8> {
+/// The answer: our address and port, the chosen law, telephone-events under the
+/// peer's payload type (RFC 3264 section 6.1: an answer reuses the offer's numbers), and
+/// the direction answering the offer's.
+pub fn answer(origin: Origin, format: Format, direction: Direction) -> Vec<u8> {
+    let Origin {
+        rtp: local,
+        session: session_id,
+        version,
+    } = origin;
     let family = if local.is_ipv6() { "IP6" } else { "IP4" };
     let ip = local.ip();
     let law = format.law;
@@ -102,10 +180,43 @@ pub fn answer(local: SocketAddr, session_id: u64, format: Format) -> Vec<u8> {
         ));
     }
     format!(
-        "v=0\r\no=pbxctl {session_id} {session_id} IN {family} {ip}\r\ns=pbxctl\r\n\
+        "v=0\r\no=pbxctl {session_id} {version} IN {family} {ip}\r\ns=pbxctl\r\n\
          c=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {fmts}\r\n{attributes}\
-         a=ptime:20\r\na=sendrecv\r\n",
-        port = local.port()
+         a=ptime:20\r\na={direction}\r\n",
+        port = local.port(),
+        direction = direction.answer().attribute(),
+    )
+    .into_bytes()
+}
+
+/// The telephone-event payload type we offer when we place a call.
+pub const OFFERED_EVENTS: u8 = 101;
+
+/// Our offer when we place a call: `first` law, then the other, and telephone-events.
+/// The callee's answer is read with [`negotiate`] like an offer: the first law it keeps.
+pub fn offer(origin: Origin, first: Law) -> Vec<u8> {
+    let Origin {
+        rtp: local,
+        session: session_id,
+        version,
+    } = origin;
+    let family = if local.is_ipv6() { "IP6" } else { "IP4" };
+    let ip = local.ip();
+    let second = match first {
+        Law::Mu => Law::A,
+        Law::A => Law::Mu,
+    };
+    let te = OFFERED_EVENTS;
+    format!(
+        "v=0\r\no=pbxctl {session_id} {version} IN {family} {ip}\r\ns=pbxctl\r\n\
+         c=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {a} {b} {te}\r\n\
+         a=rtpmap:{a} {an}/8000\r\na=rtpmap:{b} {bn}/8000\r\n\
+         a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
+        port = local.port(),
+        a = first.payload_type(),
+        an = first.name(),
+        b = second.payload_type(),
+        bn = second.name(),
     )
     .into_bytes()
 }
@@ -166,8 +277,50 @@ mod tests {
             law: Law::Mu,
             telephone_event: Some(101),
         };
-        let a = answer("127.0.0.1:20002".parse().unwrap(), 7, f);
+        let origin = Origin {
+            rtp: "127.0.0.1:20002".parse().unwrap(),
+            session: 7,
+            version: 7,
+        };
+        let a = answer(origin, f, Direction::SendRecv);
         let n = negotiate(&a).unwrap();
         assert_eq!((n.remote.port(), n.format), (20002, f));
+        assert_eq!(n.direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn hold_offers_are_read_and_answered_the_other_way() {
+        let held = negotiate(&offer("m=audio 4000 RTP/AVP 0", "a=sendonly\r\n")).unwrap();
+        assert_eq!(held.direction, Direction::SendOnly);
+        let old_style = String::from_utf8(offer("m=audio 4000 RTP/AVP 0", ""))
+            .unwrap()
+            .replace("10.0.0.5", "0.0.0.0");
+        assert_eq!(
+            negotiate(old_style.as_bytes()).unwrap().direction,
+            Direction::Inactive
+        );
+        let origin = Origin {
+            rtp: "127.0.0.1:20002".parse().unwrap(),
+            session: 7,
+            version: 8,
+        };
+        let a = String::from_utf8(answer(origin, held.format, held.direction)).unwrap();
+        assert!(a.contains("a=recvonly\r\n"), "{a}");
+        assert!(a.contains("o=pbxctl 7 8 IN IP4"), "{a}");
+    }
+
+    #[test]
+    fn our_offer_puts_the_callers_law_first_and_reads_back() {
+        let origin = Origin {
+            rtp: "127.0.0.1:20004".parse().unwrap(),
+            session: 9,
+            version: 1,
+        };
+        let o = super::offer(origin, Law::A);
+        let text = String::from_utf8(o.clone()).unwrap();
+        assert!(text.contains("m=audio 20004 RTP/AVP 8 0 101\r\n"), "{text}");
+        let n = negotiate(&o).unwrap();
+        assert_eq!(n.format.law, Law::A);
+        assert_eq!(n.format.telephone_event, Some(OFFERED_EVENTS));
     }
 }

@@ -11,9 +11,9 @@ use super::auth::{Algorithm, Authority, Credentials, Judgement, secrets};
 use super::log_budget::LogBudget;
 use super::message::{self, Method, Request, parse, response_to};
 use super::registrar::{MIN_EXPIRES, Refusal, Registrar};
-use super::sdp::{self, Negotiated};
+use super::sdp::{self, Negotiated, Origin};
 use super::source_guard::{GuardPolicy, SourceGuard};
-use super::transaction::{Delivery, Peer, ServerKey, Transactions, Transmit};
+use super::transaction::{ClientKey, Delivery, Peer, ServerKey, Transactions, Transmit};
 use crate::clock::{Duration, Timestamp};
 use crate::engine::Engine;
 use crate::engine::event::{self as leg, LegId};
@@ -26,7 +26,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tracing::{info, warn};
 
-/// Identifies a call; the same number is the engine's leg id.
+mod outgoing;
+
+/// Identifies a call leg, ours or placed; the same number is the engine's leg id.
 pub type CallId = LegId;
 
 /// Methods this switch serves, for `Allow`.
@@ -113,14 +115,35 @@ pub enum Input {
 pub enum Output {
     /// Send bytes.
     Transmit(Transmit),
-    /// Open an RTP socket for `call` towards `remote`; answer with `MediaOpened`/`MediaFailed`.
+    /// Open an RTP socket for `call` towards `remote` (not known yet for a leg we place:
+    /// then its first RTP, or an `UpdateMedia`, tells); answer with `MediaOpened` or
+    /// `MediaFailed`. RTP goes wherever the peer's RTP comes from (symmetric RTP).
     OpenMedia {
-        /// The call.
+        /// The call leg.
+        call: CallId,
+        /// Where the peer wants RTP.
+        remote: Option<SocketAddr>,
+        /// The negotiated format.
+        format: Format,
+    },
+    /// A leg's peer answered or re-negotiated: RTP goes to `remote` in `format`, or
+    /// nowhere while the peer holds the call without wanting audio.
+    UpdateMedia {
+        /// The call leg.
         call: CallId,
         /// Where the peer wants RTP.
         remote: SocketAddr,
-        /// The negotiated format.
+        /// The format now.
         format: Format,
+        /// Whether the peer wants our audio (not while it holds with `sendonly`).
+        sending: bool,
+    },
+    /// Relay RTP between two legs, each way at once.
+    Bridge {
+        /// One leg.
+        a: CallId,
+        /// The other.
+        b: CallId,
     },
     /// Queue audio on a call's stream (after what is playing).
     Play {
@@ -130,6 +153,14 @@ pub enum Output {
         audio: Arc<Vec<i16>>,
         /// Reported back in `PlayoutDone`, so a stale report is told from a fresh one.
         mark: u64,
+    },
+    /// Press a key towards a leg's peer (a key its bridged partner sent by SIP INFO):
+    /// as a telephone-event if the peer takes them, else as a tone.
+    SendKey {
+        /// The leg.
+        call: CallId,
+        /// The key.
+        key: char,
     },
     /// Drop a call's queued audio (barge-in).
     StopPlayback {
@@ -175,6 +206,8 @@ struct Call {
     phase: Phase,
     /// Our RTP address, once open (kept for re-INVITEs).
     media: Option<SocketAddr>,
+    /// The version of our SDP (`o=`), raised when a re-INVITE changes our answer.
+    sdp_version: u64,
     /// Audio waiting for the RTP socket.
     pending: Vec<Arc<Vec<i16>>>,
     /// The engine ended the leg: BYE once playout is done.
@@ -201,6 +234,22 @@ pub struct Switch<S: Store + Clone> {
     calls: HashMap<CallId, Call>,
     /// SIP Call-ID to call, for in-dialog requests.
     dialogs: HashMap<String, CallId>,
+    /// Legs the PBX places, by the engine's leg id.
+    outgoing: HashMap<LegId, outgoing::Outgoing>,
+    /// Their Call-IDs, for requests in their dialogs.
+    out_dialogs: HashMap<String, LegId>,
+    /// Their INVITEs' client transactions.
+    fork_keys: HashMap<ClientKey, LegId>,
+    /// INVITEs cancelled with their leg gone, until their transactions end: a 2xx that
+    /// crosses the CANCEL is still acknowledged and hung up (RFC 3261 section 15).
+    abandoned: HashMap<ClientKey, outgoing::Abandoned>,
+    /// Bridges waiting for both legs' RTP to be open.
+    bridges: Vec<(CallId, CallId)>,
+    /// Each bridged leg's partner, both ways.
+    partners: HashMap<CallId, CallId>,
+    /// Makes tags and branches unique to this process (from the driver's randomness).
+    instance: u64,
+    next_branch: u64,
     next_call: CallId,
     next_mark: u64,
     draining: bool,
@@ -211,6 +260,7 @@ pub struct Switch<S: Store + Clone> {
 impl<S: Store + Clone> Switch<S> {
     /// A switch serving `engine`'s plan.
     pub fn new(settings: Settings, store: S, engine: Engine<S>, prompts: Arc<PromptSet>) -> Self {
+        let instance = u64::from_be_bytes(settings.nonce_key[..8].try_into().expect("8 bytes"));
         Switch {
             guard: SourceGuard::new(settings.guard),
             authority: Authority::new(
@@ -228,6 +278,14 @@ impl<S: Store + Clone> Switch<S> {
             engines: vec![(0, engine)],
             calls: HashMap::new(),
             dialogs: HashMap::new(),
+            outgoing: HashMap::new(),
+            out_dialogs: HashMap::new(),
+            fork_keys: HashMap::new(),
+            abandoned: HashMap::new(),
+            bridges: Vec::new(),
+            partners: HashMap::new(),
+            instance,
+            next_branch: 1,
             next_call: 1,
             next_mark: 1,
             draining: false,
@@ -262,17 +320,20 @@ impl<S: Store + Clone> Switch<S> {
         self.draining = true;
     }
 
-    /// Number of calls up.
+    /// Number of call legs up, ours and placed.
     pub fn calls(&self) -> usize {
-        self.calls.len()
+        self.calls.len() + self.outgoing.len()
     }
 
     /// Ends every call (the drain timeout ran out).
     pub fn end_all(&mut self, now: Timestamp) {
         let ids: Vec<CallId> = self.calls.keys().copied().collect();
         for id in ids {
-            self.engine_hangup(now, id);
+            let engine = self.calls.get(&id).map(|c| c.engine);
             self.end_call(now, id, 503);
+            if let Some(engine) = engine {
+                self.engine_input(now, engine, leg::Input::Hangup { leg: id });
+            }
         }
     }
 
@@ -305,6 +366,7 @@ impl<S: Store + Clone> Switch<S> {
             self.registrar.sweep(now);
             self.guard.sweep(now);
             self.log_budget.report(now);
+            self.abandoned.retain(|_, a| a.until > now);
             self.next_sweep = Some(now.after(SWEEP_EVERY));
         }
         self.retire_engines();
@@ -318,14 +380,30 @@ impl<S: Store + Clone> Switch<S> {
         match input {
             Input::Received { from, bytes } => self.received(now, from, &bytes),
             Input::MediaOpened { call, local } => self.media_opened(now, call, local),
+            Input::MediaFailed { call } if self.outgoing.contains_key(&call) => {
+                warn!(call, "no RTP port free; the leg is not placed");
+                self.progress(now, call, leg::Progress::Failed);
+                self.forget_outgoing(now, call);
+            }
             Input::MediaFailed { call } => {
                 warn!(call, "no RTP port free; ending the call");
-                self.engine_hangup(now, call);
                 self.end_call(now, call, 503);
             }
             Input::Keys { call, keys } => {
                 for key in keys {
-                    self.key(now, call, key);
+                    if self.outgoing.contains_key(&call) {
+                        // The callee's keys: its in-call codes.
+                        self.placed_input(
+                            now,
+                            call,
+                            leg::Input::Digit {
+                                leg: call,
+                                digit: key,
+                            },
+                        );
+                    } else {
+                        self.key(now, call, key);
+                    }
                 }
             }
             Input::Verified {
@@ -379,9 +457,9 @@ impl<S: Store + Clone> Switch<S> {
         while let Some(d) = self.transactions.poll_delivery() {
             match d {
                 Delivery::Request { key, from, request } => self.request(now, key, from, request),
-                Delivery::Ack { .. } | Delivery::Response { .. } => {}
-                Delivery::Timeout { .. } => {}
-                Delivery::AckTimeout { .. } => {}
+                Delivery::Response { key, response } => self.fork_response(now, key, response),
+                Delivery::Timeout { key } => self.fork_timeout(now, key),
+                Delivery::Ack { .. } | Delivery::AckTimeout { .. } => {}
             }
         }
     }
@@ -429,6 +507,25 @@ impl<S: Store + Clone> Switch<S> {
         if !required.is_empty() && request.method != Method::Cancel {
             let unsupported = vec![("Unsupported", required.join(", "))];
             return self.respond_with(now, &key, &request, 420, unsupported);
+        }
+        // Requests from a callee, in a dialog of a leg we placed.
+        if let Some(id) = self.outgoing_dialog(&request) {
+            return match request.method {
+                Method::Bye => {
+                    self.respond(now, &key, &request, 200);
+                    self.outgoing_bye(now, id);
+                }
+                Method::Invite => self.outgoing_reinvite(now, &key, &request, id),
+                Method::Info => match dtmf_of(&request) {
+                    Some(k) => {
+                        self.respond(now, &key, &request, 200);
+                        self.info_key(now, id, k);
+                    }
+                    None => self.respond(now, &key, &request, 415),
+                },
+                Method::Ack => {}
+                _ => self.respond(now, &key, &request, 405),
+            };
         }
         match request.method.clone() {
             Method::Options => {
@@ -625,6 +722,7 @@ impl<S: Store + Clone> Switch<S> {
                 negotiated,
                 phase: Phase::Early,
                 media: None,
+                sdp_version: 1,
                 pending: Vec::new(),
                 hangup: false,
                 playing: None,
@@ -643,21 +741,41 @@ impl<S: Store + Clone> Switch<S> {
         self.drain_engine(now, index);
     }
 
+    /// A re-INVITE from the caller: hold, resume, a new address, or a session refresh.
     fn reinvite(&mut self, now: Timestamp, key: ServerKey, request: Request) {
         let id = request.call_id().and_then(|c| self.dialogs.get(c).copied());
-        let Some(call) = id.and_then(|id| self.calls.get(&id)) else {
+        let Some((id, call)) = id.and_then(|id| Some((id, self.calls.get_mut(&id)?))) else {
             return self.respond(now, &key, &request, 481);
         };
-        // A session refresh or hold: keep our side as it is and answer with it again.
         let Some(local) = call.media else {
             return self.respond(now, &key, &request, 491);
         };
+        let offered = if request.body.is_empty() {
+            // An offerless re-INVITE: we offer in the 200 what we have (RFC 3261 §14.2).
+            Ok(call.negotiated)
+        } else {
+            sdp::negotiate(&request.body)
+        };
+        let offered = match offered {
+            Ok(n) => n,
+            Err(e) => {
+                let warning = format!("304 pbxctl \"{}\"", e.0.replace('"', "'"));
+                return self.respond_with(now, &key, &request, 488, vec![("Warning", warning)]);
+            }
+        };
+        let n = renegotiated(&mut call.negotiated, &mut call.sdp_version, offered);
         let mut r = response_to(&request, 200, "OK", Some(&call.local_tag));
         r.headers
             .push("Contact", format!("<sip:pbx@{}>", self.settings.local));
         r.headers.push("Content-Type", "application/sdp");
-        r.body = sdp::answer(local, session_id(&call.local_tag), call.negotiated.format);
+        r.body = sdp::answer(call.origin(local), n.format, n.direction);
         self.transactions.respond(now, &key, r);
+        self.out.push_back(Output::UpdateMedia {
+            call: id,
+            remote: n.remote,
+            format: n.format,
+            sending: n.direction.receives(),
+        });
     }
 
     fn in_dialog(&self, request: &Request) -> Option<CallId> {
@@ -673,8 +791,11 @@ impl<S: Store + Clone> Switch<S> {
         };
         self.respond(now, &key, &request, 200);
         info!(call = id, "caller hung up");
-        self.engine_hangup(now, id);
+        let engine = self.calls.get(&id).map(|c| c.engine);
         self.forget(id);
+        if let Some(engine) = engine {
+            self.engine_input(now, engine, leg::Input::Hangup { leg: id });
+        }
     }
 
     fn cancel(&mut self, now: Timestamp, key: ServerKey, request: Request) {
@@ -689,8 +810,11 @@ impl<S: Store + Clone> Switch<S> {
             .map(|(id, _)| *id);
         if let Some(id) = id {
             info!(call = id, "caller cancelled");
-            self.engine_hangup(now, id);
+            let engine = self.calls.get(&id).map(|c| c.engine);
             self.end_call(now, id, 487);
+            if let Some(engine) = engine {
+                self.engine_input(now, engine, leg::Input::Hangup { leg: id });
+            }
         }
     }
 
@@ -698,20 +822,11 @@ impl<S: Store + Clone> Switch<S> {
         let Some(id) = self.in_dialog(&request) else {
             return self.respond(now, &key, &request, 481);
         };
-        let keys = match request.content_type().as_deref() {
-            Some("application/dtmf-relay") => dtmf_relay_signal(&request.body),
-            Some("application/dtmf") => String::from_utf8_lossy(&request.body)
-                .trim()
-                .chars()
-                .next()
-                .filter(|c| is_key(*c)),
-            _ => None,
-        };
-        let Some(k) = keys else {
+        let Some(k) = dtmf_of(&request) else {
             return self.respond(now, &key, &request, 415);
         };
         self.respond(now, &key, &request, 200);
-        self.key(now, id, k);
+        self.info_key(now, id, k);
     }
 
     fn key(&mut self, now: Timestamp, id: CallId, key: char) {
@@ -741,17 +856,43 @@ impl<S: Store + Clone> Switch<S> {
         self.engines.iter().position(|(g, _)| *g == generation)
     }
 
-    fn engine_hangup(&mut self, now: Timestamp, id: CallId) {
-        let Some(generation) = self.calls.get(&id).map(|c| c.engine) else {
-            return;
-        };
-        if let Some(index) = self.engine_index(generation) {
-            self.engines[index]
-                .1
-                .handle(now, leg::Input::Hangup { leg: id });
-            // What the engine says about a leg that is gone does not matter any more.
-            while self.engines[index].1.poll().is_some() {}
+    /// Feeds an input to the engine of generation `engine` and does what it says.
+    fn engine_input(&mut self, now: Timestamp, engine: u64, input: leg::Input) {
+        if let Some(index) = self.engine_index(engine) {
+            self.engines[index].1.handle(now, input);
+            self.drain_engine(now, index);
         }
+    }
+
+    /// An input about a leg we placed, to its engine.
+    fn placed_input(&mut self, now: Timestamp, id: LegId, input: leg::Input) {
+        if let Some(engine) = self.outgoing.get(&id).map(|o| o.engine) {
+            self.engine_input(now, engine, input);
+        }
+    }
+
+    /// How a placed leg is getting on, to its engine.
+    fn progress(&mut self, now: Timestamp, id: LegId, progress: leg::Progress) {
+        self.placed_input(now, id, leg::Input::Progress { leg: id, progress });
+    }
+
+    /// A placed leg hung up, to its engine.
+    fn placed_hangup(&mut self, now: Timestamp, id: LegId) {
+        self.placed_input(now, id, leg::Input::Hangup { leg: id });
+    }
+
+    /// A tag of ours for leg `id`, unique to this process.
+    fn tag(&self, id: LegId) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.instance, id).hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
+
+    /// A fresh `z9hG4bK` branch for a request of ours.
+    fn next_branch(&mut self) -> String {
+        self.next_branch += 1;
+        format!("z9hG4bK{:x}-{:x}", self.instance, self.next_branch)
     }
 
     fn drain_engine(&mut self, now: Timestamp, index: usize) {
@@ -759,20 +900,16 @@ impl<S: Store + Clone> Switch<S> {
             match output {
                 leg::Output::Event { leg, event } => self.event(now, leg, event),
                 leg::Output::Place {
-                    leg, call, target, ..
-                } => {
-                    // No trunk and no bridging in this build. A phone is left ringing
-                    // unanswered, so the plan's ring time and no-answer handling run; a
-                    // call out fails at once.
-                    warn!(call, %target, "connecting calls is not supported by pbxctl run yet");
-                    if matches!(target, leg::Target::Outside(_)) {
-                        let progress = leg::Progress::Failed;
-                        self.engines[index]
-                            .1
-                            .handle(now, leg::Input::Progress { leg, progress });
-                    }
+                    leg,
+                    call,
+                    from,
+                    target,
+                } => self.place(now, index, (leg, call), from, target),
+                leg::Output::Bridge { a, b } => {
+                    self.bridges.push((a, b));
+                    self.start_bridges();
                 }
-                leg::Output::Bridge { .. } | leg::Output::End { .. } => {}
+                leg::Output::End { leg } => self.end_outgoing(now, leg),
                 leg::Output::Verify {
                     request,
                     entered,
@@ -796,6 +933,15 @@ impl<S: Store + Clone> Switch<S> {
 
     fn event(&mut self, now: Timestamp, id: CallId, event: leg::Event) {
         use leg::Event as E;
+        if self.outgoing.contains_key(&id) {
+            // A placed leg hears prompts (its own in-call codes); its end is `End`.
+            if let E::Prompt { id: prompt, arg } = &event
+                && let Some(audio) = self.prompts.render(prompt, arg.as_deref())
+            {
+                self.send_play(id, Arc::new(audio));
+            }
+            return;
+        }
         let Some(call) = self.calls.get(&id) else {
             return;
         };
@@ -820,9 +966,13 @@ impl<S: Store + Clone> Switch<S> {
                     self.play(id, audio);
                 }
             }
-            E::Connect(target) | E::Voicemail(target) => {
-                // No trunk and no bridging in this build: the call ends, and the log says why.
-                warn!(call = id, %target, "connecting calls is not supported by pbxctl run yet");
+            E::Connect(target) => {
+                info!(call = id, %target, "connected");
+                self.answer(id);
+            }
+            E::Voicemail(target) => {
+                // No voicemail deposit in this build: the call ends, and the log says why.
+                warn!(call = id, %target, "voicemail is not supported by pbxctl run yet");
                 self.hang_up_after_playout(now, id, 480);
             }
             E::Reject(reason) => {
@@ -840,17 +990,43 @@ impl<S: Store + Clone> Switch<S> {
         };
         match call.phase {
             Phase::Early => {
-                call.phase = Phase::Answering;
                 call.pending.push(audio);
-                let (remote, format) = (call.negotiated.remote, call.negotiated.format);
-                self.out.push_back(Output::OpenMedia {
-                    call: id,
-                    remote,
-                    format,
-                });
+                self.answer(id);
             }
             Phase::Answering => call.pending.push(audio),
             Phase::Up => self.send_play(id, audio),
+        }
+    }
+
+    /// Answers a caller's leg (a prompt to play, or a bridge): its RTP first, then 200.
+    fn answer(&mut self, id: CallId) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.phase == Phase::Early {
+            call.phase = Phase::Answering;
+            let (remote, format) = (call.negotiated.remote, call.negotiated.format);
+            self.out.push_back(Output::OpenMedia {
+                call: id,
+                remote: Some(remote),
+                format,
+            });
+        }
+    }
+
+    /// Bridges whose two legs both have their RTP open go to the driver.
+    fn start_bridges(&mut self) {
+        let open = |id: &CallId| {
+            self.calls.get(id).is_some_and(|c| c.media.is_some())
+                || self.outgoing.get(id).is_some_and(|o| o.media.is_some())
+        };
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            self.bridges.iter().partition(|(a, b)| open(a) && open(b));
+        self.bridges = waiting;
+        for (a, b) in ready {
+            self.partners.insert(a, b);
+            self.partners.insert(b, a);
+            self.out.push_back(Output::Bridge { a, b });
         }
     }
 
@@ -869,6 +1045,11 @@ impl<S: Store + Clone> Switch<S> {
     }
 
     fn media_opened(&mut self, now: Timestamp, id: CallId, local: SocketAddr) {
+        if self.outgoing.contains_key(&id) {
+            self.invite_contacts(now, id, local);
+            self.start_bridges();
+            return;
+        }
         let contact = format!("<sip:pbx@{}>", self.settings.local);
         let Some(call) = self.calls.get_mut(&id) else {
             self.out.push_back(Output::CloseMedia { call: id });
@@ -880,7 +1061,11 @@ impl<S: Store + Clone> Switch<S> {
         r.headers.push("Contact", contact);
         r.headers.push("Allow", ALLOW);
         r.headers.push("Content-Type", "application/sdp");
-        r.body = sdp::answer(local, session_id(&call.local_tag), call.negotiated.format);
+        r.body = sdp::answer(
+            call.origin(local),
+            call.negotiated.format,
+            call.negotiated.direction,
+        );
         let key = call.invite_key.clone();
         let pending = std::mem::take(&mut call.pending);
         self.transactions.respond(now, &key, r);
@@ -894,6 +1079,7 @@ impl<S: Store + Clone> Switch<S> {
         if done {
             self.end_call(now, id, 480);
         }
+        self.start_bridges();
     }
 
     fn hang_up_after_playout(&mut self, now: Timestamp, id: CallId, status: u16) {
@@ -936,7 +1122,35 @@ impl<S: Store + Clone> Switch<S> {
         self.forget(id);
     }
 
+    /// A leg is gone: its bridge with it.
+    fn unbridge(&mut self, id: CallId) {
+        if let Some(other) = self.partners.remove(&id) {
+            self.partners.remove(&other);
+        }
+        self.bridges.retain(|(a, b)| *a != id && *b != id);
+    }
+
+    /// A key a leg sent by SIP INFO: to its engine, and pressed towards its partner.
+    fn info_key(&mut self, now: Timestamp, id: CallId, key: char) {
+        if let Some(&other) = self.partners.get(&id) {
+            self.out.push_back(Output::SendKey { call: other, key });
+        }
+        if self.outgoing.contains_key(&id) {
+            self.placed_input(
+                now,
+                id,
+                leg::Input::Digit {
+                    leg: id,
+                    digit: key,
+                },
+            );
+        } else {
+            self.key(now, id, key);
+        }
+    }
+
     fn forget(&mut self, id: CallId) {
+        self.unbridge(id);
         if let Some(call) = self.calls.remove(&id) {
             if let Some(cid) = call.invite.call_id() {
                 self.dialogs.remove(cid);
@@ -987,6 +1201,31 @@ impl<S: Store + Clone> Switch<S> {
     }
 }
 
+impl Call {
+    /// Our side of the SDP, with RTP at `local`.
+    fn origin(&self, local: SocketAddr) -> Origin {
+        Origin {
+            rtp: local,
+            session: session_id(&self.local_tag),
+            version: self.sdp_version,
+        }
+    }
+}
+
+/// Takes a new offer in a dialog: our SDP version goes up if our answer changes; an
+/// address of `0.0.0.0` (an old-style hold) keeps the one we had.
+fn renegotiated(current: &mut Negotiated, version: &mut u64, offered: Negotiated) -> Negotiated {
+    let mut n = offered;
+    if n.remote.ip().is_unspecified() {
+        n.remote = current.remote;
+    }
+    if (n.format, n.direction) != (current.format, current.direction) {
+        *version += 1;
+    }
+    *current = n;
+    n
+}
+
 /// Our To tag for a request: derived from its Call-ID and From tag, so a retransmitted
 /// or repeated request gets the same tag without state.
 fn tag_for(request: &Request) -> String {
@@ -1006,6 +1245,19 @@ fn session_id(tag: &str) -> u64 {
 
 fn is_key(c: char) -> bool {
     matches!(c, '0'..='9' | '*' | '#' | 'A'..='D')
+}
+
+/// The key a SIP INFO carries (`application/dtmf-relay` or `application/dtmf`).
+fn dtmf_of(request: &Request) -> Option<char> {
+    match request.content_type().as_deref() {
+        Some("application/dtmf-relay") => dtmf_relay_signal(&request.body),
+        Some("application/dtmf") => String::from_utf8_lossy(&request.body)
+            .trim()
+            .chars()
+            .next()
+            .filter(|c| is_key(*c)),
+        _ => None,
+    }
 }
 
 /// The key of an `application/dtmf-relay` body (`Signal=5`, `Signal= 11` for `#`).

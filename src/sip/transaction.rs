@@ -390,6 +390,15 @@ impl Transactions {
         self.arm(TxRef::Server(key.clone()));
     }
 
+    /// Sends a request outside any transaction: the ACK of a 2xx (RFC 3261 section
+    /// 13.2.2.4), in order with the transactions' own messages.
+    pub fn send_stateless(&mut self, to: Peer, request: &Request) {
+        self.transmits.push_back(Transmit {
+            to,
+            bytes: request.to_bytes(),
+        });
+    }
+
     /// Starts a client transaction sending `request` to `to`; the request must carry a
     /// `Via` with a fresh `z9hG4bK` branch.
     pub fn request(&mut self, now: Timestamp, to: Peer, request: Request) -> Option<ClientKey> {
