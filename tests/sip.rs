@@ -524,3 +524,176 @@ fn baresip_registers_and_blocks_the_terminal() {
         );
     }
 }
+
+/// A tone of `hz` for `seconds`, at 8 kHz.
+fn tone(hz: f64, seconds: usize) -> Vec<i16> {
+    (0..8000 * seconds)
+        .map(|i| ((i as f64 * hz * std::f64::consts::TAU / 8000.0).sin() * 8000.0) as i16)
+        .collect()
+}
+
+/// The packets a phone's audio stream received and sent, from baresip's `audio_debug`
+/// (`rcvd=N` of the RTCP member, `TX: packets=N`).
+fn rtp_counts(phone: &mut baresip::Baresip) -> (u64, u64) {
+    let debug = phone.command("audio_debug", "");
+    let text = debug["data"].as_str().unwrap_or_default().to_owned();
+    let number_after = |key: &str| {
+        text.split(key)
+            .nth(1)
+            .and_then(|rest| {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            })
+            .unwrap_or_else(|| panic!("no `{key}` in baresip's audio_debug:\n{text}"))
+    };
+    (number_after("rcvd="), number_after("TX: packets="))
+}
+
+#[test]
+fn two_phones_call_each_other_and_rtp_flows_both_ways() {
+    let pbx = Pbx::offering("[MD5]");
+    let phone = |ext, password, auto_answer, hz| baresip::Phone {
+        ext,
+        password,
+        auto_answer,
+        microphone: tone(hz, 30),
+    };
+    let mut bob = baresip::Baresip::phone(&pbx, phone("102", "sip-pass-102", true, 1000.0));
+    bob.wait_registered(Duration::from_secs(10), &pbx);
+    let mut alice = baresip::Baresip::phone(&pbx, phone("101", "sip-pass-101", false, 440.0));
+    alice.wait_registered(Duration::from_secs(10), &pbx);
+    let dial = alice.command("dial", &format!("sip:102@127.0.0.1:{}", pbx.port));
+    assert_eq!(dial["ok"], true, "dial: {dial}\n{}", alice.report());
+    alice.event("CALL_ESTABLISHED", Duration::from_secs(10));
+    bob.event("CALL_ESTABLISHED", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(3));
+    let (alice_rcvd, alice_sent) = rtp_counts(&mut alice);
+    let (bob_rcvd, bob_sent) = rtp_counts(&mut bob);
+    let report = |a: &baresip::Baresip, b: &baresip::Baresip| {
+        format!("{}\n{}\n{}", a.report(), b.report(), pbx.report())
+    };
+    // Three seconds is 150 packets; each end has what the other sent, less what was
+    // still on its way when asked.
+    for (who, rcvd, sent) in [("101", alice_rcvd, bob_sent), ("102", bob_rcvd, alice_sent)] {
+        assert!(
+            rcvd >= 100 && rcvd + 10 >= sent,
+            "{who} received {rcvd} RTP packets of {sent} sent to it\n{}",
+            report(&alice, &bob)
+        );
+    }
+    // Bob hangs up: Alice's call ends by the server's BYE.
+    let hangup = bob.command("hangup", "");
+    assert_eq!(hangup["ok"], true, "hangup: {hangup}");
+    let closed = alice.event("CALL_CLOSED", Duration::from_secs(5));
+    if closed["param"] != "Connection reset by peer" {
+        panic!("101 hung up itself: {closed}\n{}", report(&alice, &bob));
+    }
+    let records = pbx.cdr();
+    let last = &records.as_array().expect("a list of records")[0];
+    assert_eq!(
+        (
+            last["from"].as_str(),
+            last["to"].as_str(),
+            last["status"].as_str()
+        ),
+        (Some("101"), Some("102"), Some("answered")),
+        "{records}"
+    );
+}
+
+/// Starts a phone for `ext` (its secret is `sip-pass-EXT`), registered; `auto_answer`
+/// phones pick up at once. Each microphone plays its own tone.
+fn registered_phone(pbx: &Pbx, ext: &str, auto_answer: bool) -> baresip::Baresip {
+    let password = format!("sip-pass-{ext}");
+    let hz = 300.0 + 10.0 * ext.parse::<f64>().unwrap_or(0.0) % 1000.0;
+    let mut phone = baresip::Baresip::phone(
+        pbx,
+        baresip::Phone {
+            ext,
+            password: &password,
+            auto_answer,
+            microphone: tone(hz, 60),
+        },
+    );
+    phone.wait_registered(Duration::from_secs(10), pbx);
+    phone
+}
+
+/// `phone` dials a feature code the server answers, plays to and hangs up.
+fn feature_code(pbx: &Pbx, phone: &mut baresip::Baresip, code: &str) {
+    let answered = phone.dial(&format!("sip:{code}@127.0.0.1:{}", pbx.port));
+    assert_eq!(
+        answered["type"],
+        "CALL_ESTABLISHED",
+        "{code}: {answered}\n{}",
+        pbx.report()
+    );
+    let closed = phone.event("CALL_CLOSED", Duration::from_secs(10));
+    assert_eq!(
+        closed["param"], "Connection reset by peer",
+        "{code}: the server hangs up"
+    );
+}
+
+#[test]
+fn do_not_disturb_and_forward_all_hold_on_live_calls() {
+    let pbx = Pbx::offering("[MD5]");
+    let mut alice = registered_phone(&pbx, "101", false);
+    let mut bob = registered_phone(&pbx, "102", true);
+    let mut carol = registered_phone(&pbx, "103", true);
+    let to_bob = format!("sip:102@127.0.0.1:{}", pbx.port);
+
+    feature_code(&pbx, &mut bob, "*74");
+    let refused = alice.dial(&to_bob);
+    assert_eq!(
+        refused["type"],
+        "CALL_CLOSED",
+        "DND: {refused}\n{}",
+        pbx.report()
+    );
+    assert!(
+        refused["param"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("486"),
+        "{refused}"
+    );
+
+    feature_code(&pbx, &mut bob, "*074");
+    feature_code(&pbx, &mut bob, "*71103");
+    let answered = alice.dial(&to_bob);
+    assert_eq!(
+        answered["type"],
+        "CALL_ESTABLISHED",
+        "forwarded: {answered}\n{}",
+        pbx.report()
+    );
+    carol.event("CALL_ESTABLISHED", Duration::from_secs(5));
+    assert!(
+        !bob.seen.iter().any(|m| m["type"] == "CALL_INCOMING"),
+        "a phone forwarding every call does not ring\n{}",
+        bob.report()
+    );
+    assert_eq!(alice.command("hangup", "")["ok"], true);
+    carol.event("CALL_CLOSED", Duration::from_secs(5));
+
+    let records = pbx.cdr();
+    let calls: Vec<(String, String, String)> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["from"] == "101")
+        .map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap_or("-").to_owned();
+            (field("to"), field("final"), field("status"))
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("102".into(), "-".into(), "rejected".into()),
+            ("102".into(), "103".into(), "answered".into())
+        ],
+        "{records}"
+    );
+}

@@ -166,6 +166,49 @@ impl Headers {
         self.0.insert(at, (name, value.into()));
     }
 
+    /// Writes where a request really came from into its top Via (RFC 3261 section
+    /// 18.2.1, RFC 3581): `received` when the sent-by host is not the source address,
+    /// and `received` and `rport` when the sender asked for `rport`. Every other
+    /// parameter is kept as it was.
+    pub fn stamp_top_via(&mut self, source: std::net::SocketAddr) {
+        let Some(line) = self
+            .0
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Via"))
+        else {
+            return;
+        };
+        let mut elements: Vec<&str> = grammar::TopLevelSplit::new(&line.1).collect();
+        let Some(top) = elements.first().copied() else {
+            return;
+        };
+        let Some(via) = Via::parse(top) else {
+            return;
+        };
+        let ip = source.ip().to_string();
+        let host = via.host.trim_start_matches('[').trim_end_matches(']');
+        let asked = via.rport.is_some();
+        if !asked && host.eq_ignore_ascii_case(&ip) {
+            return;
+        }
+        let mut parts: Vec<String> = top
+            .split(';')
+            .map(str::trim)
+            .filter(|p| {
+                let name = p.split('=').next().unwrap_or_default().trim();
+                !name.eq_ignore_ascii_case("received") && !name.eq_ignore_ascii_case("rport")
+            })
+            .map(str::to_owned)
+            .collect();
+        parts.push(format!("received={ip}"));
+        if asked {
+            parts.push(format!("rport={}", source.port()));
+        }
+        let stamped = parts.join(";");
+        elements[0] = &stamped;
+        line.1 = elements.join(", ");
+    }
+
     /// Removes every `name` header.
     pub fn remove(&mut self, name: &str) {
         let canon = canonical_name(name);

@@ -214,7 +214,10 @@ impl Transactions {
     /// Takes in a parsed message from `from`.
     pub fn receive(&mut self, now: Timestamp, from: Peer, message: Message) {
         match message {
-            Message::Request(r) => self.receive_request(now, from, r),
+            Message::Request(mut r) => {
+                r.headers.stamp_top_via(from.addr);
+                self.receive_request(now, from, r);
+            }
             Message::Response(r) => self.receive_response(now, r),
         }
     }

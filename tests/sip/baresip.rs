@@ -2,7 +2,7 @@
 //! microphone, and its `ctrl_tcp` module (JSON in netstrings over TCP) to dial,
 //! send keys and hear about registration and calls.
 
-use super::support::{Pbx, client_media_ports, free_port, tail};
+use super::support::{Pbx, client_media_ports, free_port, free_port_pair, tail};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -17,22 +17,55 @@ pub struct Baresip {
     buf: Vec<u8>,
     /// Every event and response read so far, for failure messages.
     pub seen: Vec<Value>,
+    /// How many of `seen` a wait has returned: each message is returned once.
+    taken: Vec<bool>,
     log: PathBuf,
     token: u64,
 }
 
+/// How a phone is set up.
+pub struct Phone<'a> {
+    /// The extension and its SIP secret.
+    pub ext: &'a str,
+    pub password: &'a str,
+    /// Answers calls by itself.
+    pub auto_answer: bool,
+    /// What its microphone hears, at 8 kHz; it should last longer than any call here:
+    /// at the end of the file baresip hangs up (AUDIO_ERROR "end of file").
+    pub microphone: Vec<i16>,
+}
+
 impl Baresip {
     /// Starts baresip in `<test folder>/baresip` with the account `ext`/`password`
-    /// on the server, and connects to its ctrl_tcp port.
+    /// on the server, a silent microphone, and connects to its ctrl_tcp port.
     pub fn start(pbx: &Pbx, ext: &str, password: &str) -> Baresip {
-        let dir = pbx.dir().join("baresip");
+        Baresip::phone(
+            pbx,
+            Phone {
+                ext,
+                password,
+                auto_answer: false,
+                microphone: vec![0i16; 8000 * 30],
+            },
+        )
+    }
+
+    /// Starts baresip in `<test folder>/baresip-<ext>` as `phone` says, and connects
+    /// to its ctrl_tcp port.
+    pub fn phone(pbx: &Pbx, phone: Phone<'_>) -> Baresip {
+        let Phone {
+            ext,
+            password,
+            auto_answer,
+            microphone,
+        } = phone;
+        let dir = pbx.dir().join(format!("baresip-{ext}"));
         std::fs::create_dir_all(&dir).unwrap();
-        // The microphone: 8 kHz silence (baresip's own sine source is 48 kHz
-        // only). At the end of the file baresip hangs up (AUDIO_ERROR "end of
-        // file"), so the file lasts 30 s, longer than any call here.
-        let wav = dir.join("silence.wav");
-        std::fs::write(&wav, pbxctl::media::wav::encode_pcm(&vec![0i16; 8000 * 30])).unwrap();
-        let sip_port = free_port();
+        // The microphone: a WAV file at 8 kHz (baresip's own sine source is 48 kHz only).
+        let wav = dir.join("microphone.wav");
+        std::fs::write(&wav, pbxctl::media::wav::encode_pcm(&microphone)).unwrap();
+        // baresip listens for SIP over TLS on the port after its SIP port.
+        let sip_port = free_port_pair();
         let ctrl_port = free_port();
         let rtp = client_media_ports();
         let config = format!(
@@ -65,14 +98,15 @@ impl Baresip {
             dir.join("accounts"),
             format!(
                 "<sip:{ext}@127.0.0.1:{port}>;auth_pass={password};regint=60;\
-                 audio_codecs=pcmu,pcma;answermode=manual\n",
-                port = pbx.port
+                 audio_codecs=pcmu,pcma;answermode={answer}\n",
+                port = pbx.port,
+                answer = if auto_answer { "auto" } else { "manual" },
             ),
         )
         .unwrap();
         std::fs::write(dir.join("contacts"), "").unwrap();
         // Not *.log: Pbx::report prints those, and Baresip::report prints this.
-        let log = pbx.dir().join("baresip.output.txt");
+        let log = pbx.dir().join(format!("baresip-{ext}.output.txt"));
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new("baresip")
             .arg("-f")
@@ -112,6 +146,7 @@ impl Baresip {
             ctrl,
             buf: Vec::new(),
             seen: Vec::new(),
+            taken: Vec::new(),
             log,
             token: 0,
         }
@@ -197,7 +232,8 @@ impl Baresip {
         }
     }
 
-    /// Reads messages until one matches; panics with everything seen after `limit`.
+    /// Reads messages until one not returned before matches; panics with everything
+    /// seen after `limit`.
     pub fn wait_for(
         &mut self,
         what: &str,
@@ -205,18 +241,33 @@ impl Baresip {
         matches: impl Fn(&Value) -> bool,
     ) -> Value {
         let deadline = Instant::now() + limit;
-        let mut from = 0;
         loop {
-            if let Some(m) = self.seen[from..].iter().find(|m| matches(m)) {
-                return m.clone();
+            self.taken.resize(self.seen.len(), false);
+            let found = (0..self.seen.len()).find(|&i| !self.taken[i] && matches(&self.seen[i]));
+            if let Some(i) = found {
+                self.taken[i] = true;
+                return self.seen[i].clone();
             }
-            from = self.seen.len();
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 panic!("baresip: no {what} within {limit:?}\n{}", self.report());
             }
             self.read_some(left.min(Duration::from_millis(200)));
         }
+    }
+
+    /// Dials `uri` and waits for the call to be answered; the event that says so.
+    pub fn dial(&mut self, uri: &str) -> Value {
+        let dial = self.command("dial", uri);
+        assert_eq!(dial["ok"], true, "dial {uri}: {dial}\n{}", self.report());
+        self.wait_for(
+            "the call answered or closed",
+            Duration::from_secs(10),
+            |m| {
+                m["event"] == true
+                    && (m["type"] == "CALL_ESTABLISHED" || m["type"] == "CALL_CLOSED")
+            },
+        )
     }
 
     fn read_some(&mut self, wait: Duration) {

@@ -1,13 +1,12 @@
 //! Support for tests/sip.rs: the SIP peers installed, a `pbxctl run` per test
 //! on its own ports, a hand-written UDP SIP client, SIPp runs with their logs.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The crate's folder.
@@ -99,21 +98,31 @@ fn install_peers() -> Result<(), String> {
 
 // --- Ports ---------------------------------------------------------------------
 
-static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-
-/// A port free on 127.0.0.1 for both UDP and TCP, never handed out before in this run.
+/// A port free on 127.0.0.1 for both UDP and TCP, never handed out before in this run:
+/// 20000-20999, below the kernel's ephemeral range, so no outgoing connection of this
+/// run (a test's TCP client, say) can be given it between the check and its use.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket on 127.0.0.1");
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_err() {
-            continue;
-        }
-        if HANDED_OUT.lock().unwrap().insert(port) {
+    static NEXT: AtomicU16 = AtomicU16::new(20_000);
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(port < 21_000, "no free port left in 20000-20999");
+        let udp = UdpSocket::bind(("127.0.0.1", port));
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        if udp.is_ok() && tcp.is_ok() {
             return port;
         }
     }
-    panic!("no free port on 127.0.0.1");
+}
+
+/// Two neighbouring free ports, both handed out; the first is returned (baresip's SIP
+/// port: it listens for TLS on the next one).
+pub fn free_port_pair() -> u16 {
+    loop {
+        let first = free_port();
+        if free_port() == first + 1 {
+            return first;
+        }
+    }
 }
 
 /// A range of 200 RTP ports for one server, different for every test: 21000-21199, 21200-...
@@ -331,6 +340,20 @@ impl Pbx {
         );
         serde_json::from_str(&stdout)
             .unwrap_or_else(|e| panic!("ext show {ext} --json is not JSON ({e}): {stdout}"))
+    }
+
+    /// `pbxctl cdr --json`: the call records so far, oldest first.
+    pub fn cdr(&self) -> serde_json::Value {
+        let out = self.pbxctl(&["cdr", "--json"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "pbxctl cdr --json failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("cdr --json is not JSON ({e}): {stdout}"))
     }
 
     /// Everything useful when a test fails: the server's stderr and every log

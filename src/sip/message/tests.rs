@@ -952,3 +952,41 @@ fn rsip_misparses_dotted_user_parts() {
         (Some("j.user"), "example.com")
     );
 }
+
+#[test]
+fn the_top_via_is_stamped_with_where_the_request_came_from() {
+    let mut h = Headers::default();
+    h.push(
+        "Via",
+        "SIP/2.0/UDP 10.0.0.7:5060;branch=z9hG4bK1;rport;alias, SIP/2.0/UDP proxy.example",
+    );
+    h.push("Via", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK0");
+    h.stamp_top_via("203.0.113.9:40123".parse().unwrap());
+    let vias = h.vias();
+    assert_eq!(vias.len(), 3);
+    assert_eq!(vias[0].received.as_deref(), Some("203.0.113.9"));
+    assert_eq!(vias[0].rport, Some(Some(40123)));
+    assert!(
+        vias[0].raw.contains(";alias"),
+        "other parameters stay: {}",
+        vias[0].raw
+    );
+    assert_eq!(vias[1].host, "proxy.example");
+    assert_eq!(vias[2].received, None);
+
+    // No rport asked and the right address: nothing to add.
+    let mut h = Headers::default();
+    h.push("Via", "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK2");
+    h.stamp_top_via("127.0.0.1:5062".parse().unwrap());
+    assert_eq!(
+        h.get("Via"),
+        Some("SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK2")
+    );
+    // A phone behind NAT without rport still gets `received`.
+    h.stamp_top_via("198.51.100.4:5062".parse().unwrap());
+    let via = h.top_via().unwrap();
+    assert_eq!(
+        (via.received.as_deref(), via.rport),
+        (Some("198.51.100.4"), None)
+    );
+}
