@@ -52,6 +52,11 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(d.0))
     }
 
+    /// This time less a duration.
+    pub fn before(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_sub(d.0))
+    }
+
     /// Milliseconds from `earlier` to this time.
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration(self.0 - earlier.0)

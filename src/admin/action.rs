@@ -29,7 +29,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn ok(stdout: impl Into<String>) -> Reply {
+    pub(super) fn ok(stdout: impl Into<String>) -> Reply {
         Reply {
             status: 0,
             stdout: stdout.into(),
@@ -37,7 +37,7 @@ impl Reply {
         }
     }
 
-    fn fail(status: i32, stderr: impl Into<String>) -> Reply {
+    pub(super) fn fail(status: i32, stderr: impl Into<String>) -> Reply {
         Reply {
             status,
             stdout: String::new(),
@@ -64,6 +64,8 @@ pub struct Admin<'a> {
     pub now: Timestamp,
     /// Who runs the command.
     pub operator: Operator,
+    /// The data folder, where messages' audio lives (none in a session replay).
+    pub data: Option<std::path::PathBuf>,
 }
 
 impl Admin<'_> {
@@ -108,11 +110,11 @@ impl Admin<'_> {
         })
     }
 
-    fn guarded(&self, f: impl FnOnce() -> Result<Reply, StoreError>) -> Reply {
+    pub(super) fn guarded(&self, f: impl FnOnce() -> Result<Reply, StoreError>) -> Reply {
         f().unwrap_or_else(|e| Reply::store(&e))
     }
 
-    fn audit(&self, action: &str, target: &str, result: &str) -> Result<(), StoreError> {
+    pub(super) fn audit(&self, action: &str, target: &str, result: &str) -> Result<(), StoreError> {
         self.store.audit(&AuditEntry {
             at: self.now,
             operator: self.operator.clone(),
@@ -122,7 +124,7 @@ impl Admin<'_> {
         })
     }
 
-    fn unknown(&self, what: &str, target: &str) -> Reply {
+    pub(super) fn unknown(&self, what: &str, target: &str) -> Reply {
         Reply::fail(3, format!("error: unknown {what} {target}\n"))
     }
 
@@ -270,11 +272,31 @@ impl Admin<'_> {
     }
 
     fn login(&self, ext: &str, passcode: &str) -> Result<Reply, StoreError> {
+        let (status, line) = match self.check_passcode(ext, passcode)? {
+            Ok(verdict) => verdict,
+            Err(reply) => return Ok(reply),
+        };
+        self.audit("ext login", ext, line)?;
+        Ok(Reply {
+            status,
+            stdout: format!("{line}\n"),
+            stderr: String::new(),
+        })
+    }
+
+    /// Checks a mailbox passcode as a phone login does (failures count, lockout
+    /// holds): `(0, "OK")`, or `(1, "Mailbox locked" | "Invalid passcode")`; `Err` if the
+    /// plan cannot say.
+    pub(super) fn check_passcode(
+        &self,
+        ext: &str,
+        passcode: &str,
+    ) -> Result<Result<(i32, &'static str), Reply>, StoreError> {
         let Some(policy) = self.policy(OwnerKind::Extension, "voicemail") else {
-            return Ok(Reply::fail(
+            return Ok(Err(Reply::fail(
                 2,
                 "error: the dialplan has no policy for extension.voicemail\n",
-            ));
+            )));
         };
         let exists = self.store.extension(ext)?.is_some();
         let id = SecretId {
@@ -299,24 +321,18 @@ impl Admin<'_> {
             Ok(n) => n,
             Err(fault) => {
                 let place = self.plan.sources.locate(fault.span);
-                return Ok(Reply::fail(
+                return Ok(Err(Reply::fail(
                     2,
                     format!("error: {place}: {}\n", fault.message),
-                ));
+                )));
             }
         };
         let verdict = secret_check::conclude(self.store, secret, &record, matched, lock_at)?;
-        let (status, line) = match verdict {
+        Ok(Ok(match verdict {
             Verdict::Ok => (0, "OK"),
             Verdict::Locked => (1, "Mailbox locked"),
             Verdict::Invalid { .. } => (1, "Invalid passcode"),
-        };
-        self.audit("ext login", ext, line)?;
-        Ok(Reply {
-            status,
-            stdout: format!("{line}\n"),
-            stderr: String::new(),
-        })
+        }))
     }
 
     /// `show`: a view as JSON or `key: value` lines, or exit 3 if there is none.
@@ -468,7 +484,7 @@ fn generate(policy: &Policy, owner: &str) -> String {
     }
 }
 
-fn pretty(v: &serde_json::Value) -> String {
+pub(super) fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 

@@ -62,6 +62,45 @@ pub enum ExtCommand {
     },
 }
 
+/// `pbxctl vm ...`: a mailbox's messages. Each reads the mailbox's passcode from
+/// stdin and checks it as the phone does: failures count, a locked mailbox says so
+/// (VM-4's non-phone interface).
+#[derive(Debug, Clone, Subcommand)]
+pub enum VmCommand {
+    /// List a mailbox's messages, oldest first.
+    #[command(
+        after_help = "Examples:\n  printf 2580 | pbxctl vm list 101\n  printf 2580 | pbxctl vm list 101 --json"
+    )]
+    List {
+        /// Extension (mailbox) number.
+        ext: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a message's audio (WAV) out of the data folder.
+    #[command(
+        after_help = "Example:\n  printf 2580 | pbxctl vm export 101 3 --output message-3.wav"
+    )]
+    Export {
+        /// Extension (mailbox) number.
+        ext: String,
+        /// The message's id (from `vm list`).
+        id: i64,
+        /// Where to write it (default `EXT-ID.wav` here).
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Delete a message and its audio.
+    #[command(after_help = "Example:\n  printf 2580 | pbxctl vm delete 101 3")]
+    Delete {
+        /// Extension (mailbox) number.
+        ext: String,
+        /// The message's id (from `vm list`).
+        id: i64,
+    },
+}
+
 /// `pbxctl code ...`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum CodeCommand {

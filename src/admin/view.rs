@@ -1,8 +1,8 @@
-//! The JSON views of `sessions.md`: extension, code, call record.
+//! The JSON views of `sessions.md`: extension, code, call record; and voicemail messages.
 
 use crate::clock::Timestamp;
 use crate::dsl::ast::OwnerKind;
-use crate::store::{AuditEntry, CallRecord, SecretId, Store, StoreResult};
+use crate::store::{AuditEntry, CallRecord, Folder, MessageRecord, SecretId, Store, StoreResult};
 use serde_json::{Value, json};
 
 fn secret_view(
@@ -30,6 +30,9 @@ pub fn extension(store: &dyn Store, number: &str) -> StoreResult<Option<Value>> 
         secret_view(store, OwnerKind::Extension, number, "voicemail")?;
     let (pw_locked, pw_failures, _) = secret_view(store, OwnerKind::Extension, number, "password")?;
     let s = &r.state;
+    let messages = store.messages(number)?;
+    let new = messages.iter().filter(|m| m.folder == Folder::New).count();
+    let saved = messages.len() - new;
     Ok(Some(json!({
         "extension": number,
         "name": r.config.name,
@@ -38,7 +41,10 @@ pub fn extension(store: &dyn Store, number: &str) -> StoreResult<Option<Value>> 
         "dnd": s.dnd,
         "forward": { "all": s.forward_all, "busy": s.forward_busy, "no_answer": s.forward_no_answer },
         "outbound_grant_until": s.outbound_grant_until.map(Timestamp::rfc3339),
-        "voicemail": { "enabled": r.config.voicemail.enabled, "locked": vm_locked, "failures": vm_failures },
+        "voicemail": {
+            "enabled": r.config.voicemail.enabled, "locked": vm_locked, "failures": vm_failures,
+            "new": new, "saved": saved,
+        },
         "password": { "locked": pw_locked, "failures": pw_failures },
         "agent": { "logged_in": s.agent_logged_in, "paused": s.agent_paused },
         "wakeups": [],
@@ -55,6 +61,14 @@ pub fn code(store: &dyn Store, code: &str) -> StoreResult<Option<Value>> {
         "code": r.code, "name": r.name, "class": r.class, "billing": r.billing,
         "locked": locked, "failures": failures, "pin_set": pin_set,
     })))
+}
+
+/// One voicemail message, as `pbxctl vm list --json` prints it.
+pub fn message(m: &MessageRecord) -> Value {
+    json!({
+        "id": m.id, "mailbox": m.mailbox, "from": m.caller, "received": m.received_at.rfc3339(),
+        "seconds": m.seconds, "folder": m.folder.name(), "file": m.file,
+    })
 }
 
 /// One call record, as `pbxctl cdr --json` prints it.

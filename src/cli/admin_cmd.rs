@@ -2,7 +2,7 @@
 
 use super::run::{Loaded, load};
 use super::{StoreArgs, exit, print};
-use crate::admin::{Admin, CdrQuery, CodeCommand, ExtCommand, Reply};
+use crate::admin::{Admin, CdrQuery, CodeCommand, ExtCommand, Reply, VmCommand};
 use crate::clock::Timestamp;
 use crate::store::{Operator, SecretHasher};
 use std::io::Read;
@@ -27,6 +27,7 @@ fn with_admin(args: &StoreArgs, f: impl FnOnce(&Admin<'_>) -> Reply) -> i32 {
         plan,
         settings,
         store,
+        config,
         ..
     } = match load(args) {
         Ok(l) => l,
@@ -40,6 +41,9 @@ fn with_admin(args: &StoreArgs, f: impl FnOnce(&Admin<'_>) -> Reply) -> i32 {
         hasher: &hasher,
         now: Timestamp::now(),
         operator: operator(),
+        data: Some(crate::store::data_folder(
+            &args.db.clone().unwrap_or(config.database),
+        )),
     };
     let reply = f(&admin);
     print(&reply.stdout);
@@ -57,6 +61,16 @@ pub fn ext(args: &StoreArgs, cmd: &ExtCommand) -> i32 {
         return exit::USAGE;
     }
     with_admin(args, |a| a.ext(cmd, &stdin))
+}
+
+/// `pbxctl vm ...`: the mailbox's passcode comes on stdin.
+pub fn vm(args: &StoreArgs, cmd: &VmCommand) -> i32 {
+    let mut passcode = String::new();
+    if std::io::stdin().read_to_string(&mut passcode).is_err() {
+        eprintln!("error: cannot read the passcode from stdin");
+        return exit::USAGE;
+    }
+    with_admin(args, |a| a.vm(cmd, &passcode))
 }
 
 /// `pbxctl code ...`.

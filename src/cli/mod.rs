@@ -5,7 +5,7 @@ mod lint;
 mod run;
 mod test;
 
-use crate::admin::{CdrQuery, CodeCommand, ExtCommand};
+use crate::admin::{CdrQuery, CodeCommand, ExtCommand, VmCommand};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -124,6 +124,18 @@ pub enum Command {
         #[command(subcommand)]
         action: ExtCommand,
     },
+    /// A mailbox's messages: list, export, delete (the passcode on stdin).
+    #[command(
+        after_help = "Examples:\n  printf 2580 | pbxctl vm list 101\n  printf 2580 | pbxctl vm export 101 3 -o message.wav\n  printf 2580 | pbxctl vm delete 101 3"
+    )]
+    Vm {
+        /// Store options.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The action.
+        #[command(subcommand)]
+        action: VmCommand,
+    },
     /// Administer verification codes.
     #[command(after_help = "Examples:\n  pbxctl code unlock 1111\n  pbxctl code pin-reset 1111")]
     Code {
@@ -202,6 +214,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Command::Run { store } => run::run(&store),
         Command::Ext { store, action } => admin_cmd::ext(&store, &action),
         Command::Code { store, action } => admin_cmd::code(&store, &action),
+        Command::Vm { store, action } => admin_cmd::vm(&store, &action),
         Command::Cdr { store, query } => admin_cmd::cdr(&store, &query),
         Command::Audit { store, json } => admin_cmd::audit(&store, json),
         Command::Completions { shell } => {

@@ -302,6 +302,8 @@ pub enum StmtKind {
     Outbound(Expr),
     /// `voicemail MAILBOX`.
     Voicemail(Expr),
+    /// `messages MAILBOX`.
+    Messages(Expr),
     /// `reject REASON`.
     Reject(Word),
     /// `hangup`.

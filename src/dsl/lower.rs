@@ -26,6 +26,7 @@ fn ends_the_call(kind: &StmtKind) -> bool {
         StmtKind::Hangup
             | StmtKind::Reject(_)
             | StmtKind::Voicemail(_)
+            | StmtKind::Messages(_)
             | StmtKind::Outbound(_)
             | StmtKind::Retry { .. }
     )
@@ -275,6 +276,10 @@ impl Compiler<'_> {
             StmtKind::Voicemail(e) => {
                 let e = self.resolve(e, names);
                 Self::emit(prog, Op::Voicemail(e), span);
+            }
+            StmtKind::Messages(e) => {
+                let e = self.resolve(e, names);
+                Self::emit(prog, Op::Messages(e), span);
             }
             StmtKind::Reject(reason) => match RejectReason::parse(&reason.text) {
                 Some(r) => {

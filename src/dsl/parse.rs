@@ -105,6 +105,7 @@ fn describe(which: Rule) -> &'static str {
         | Rule::s_remove
         | Rule::s_outbound
         | Rule::s_voicemail
+        | Rule::s_messages
         | Rule::s_reject
         | Rule::s_hangup
         | Rule::s_retry
@@ -546,6 +547,7 @@ impl Cx {
             }
             Rule::s_outbound => StmtKind::Outbound(self.parse_expr(p.next().unwrap())),
             Rule::s_voicemail => StmtKind::Voicemail(self.parse_expr(p.next().unwrap())),
+            Rule::s_messages => StmtKind::Messages(self.parse_expr(p.next().unwrap())),
             Rule::s_reject => StmtKind::Reject(self.word(p.next().unwrap())),
             Rule::s_hangup => StmtKind::Hangup,
             Rule::s_retry => StmtKind::Retry {

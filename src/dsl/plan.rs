@@ -317,6 +317,8 @@ pub enum Op {
     Outbound(Expr),
     /// Leave a message.
     Voicemail(Expr),
+    /// Hear and handle a mailbox's messages.
+    Messages(Expr),
     /// Refuse the call.
     Reject(RejectReason),
     /// End the call.

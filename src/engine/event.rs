@@ -103,6 +103,14 @@ pub enum Event {
     Connect(String),
     /// `voicemail MAILBOX`.
     Voicemail(String),
+    /// `message ID`: a voicemail message plays (its audio is `file`, under the data
+    /// directory; none in a replay).
+    Message {
+        /// The message's id in the store.
+        id: i64,
+        /// Its WAV file.
+        file: Option<String>,
+    },
     /// `reject REASON`.
     Reject(RejectReason),
     /// `hangup`.
@@ -112,7 +120,10 @@ pub enum Event {
 impl Event {
     /// Whether this event decides the call (never skipped by `expect`).
     pub fn is_outcome(&self) -> bool {
-        !matches!(self, Event::Prompt { .. } | Event::Tone(_))
+        !matches!(
+            self,
+            Event::Prompt { .. } | Event::Tone(_) | Event::Message { .. }
+        )
     }
 }
 
@@ -125,6 +136,7 @@ impl fmt::Display for Event {
             Event::Ringing(e) => write!(f, "ringing {e}"),
             Event::Connect(t) => write!(f, "connect {t}"),
             Event::Voicemail(m) => write!(f, "voicemail {m}"),
+            Event::Message { id, .. } => write!(f, "message {id}"),
             Event::Reject(r) => write!(f, "reject {r}"),
             Event::Hangup => write!(f, "hangup"),
         }
@@ -169,6 +181,19 @@ pub enum Output {
         a: LegId,
         /// The other.
         b: LegId,
+    },
+    /// A mailbox's messages changed (one was heard or saved): its phones' message
+    /// lights may need to change.
+    MailboxChanged {
+        /// The mailbox.
+        mailbox: String,
+    },
+    /// A message was deleted from a mailbox: its audio file goes too.
+    MessageDeleted {
+        /// The mailbox.
+        mailbox: String,
+        /// The file, under the data directory.
+        file: Option<String>,
     },
     /// Hang up a leg the engine placed (it stops ringing, or its call ended).
     End {

@@ -88,6 +88,8 @@ pub enum Wait {
     Connected,
     /// Leaving a message.
     Voicemail,
+    /// In a mailbox's menu (`messages`).
+    Mailbox(Box<super::mailbox::Menu>),
 }
 
 /// How the call went, for its call record.

@@ -13,6 +13,7 @@ mod context;
 pub mod eval;
 pub mod event;
 pub mod leg;
+pub mod mailbox;
 pub mod presence;
 mod program;
 pub mod secret_check;
@@ -128,6 +129,13 @@ impl<S: Store> Engine<S> {
         let Some(leg) = self.legs.get_mut(&id) else {
             return;
         };
+        if matches!(leg.wait, Wait::Mailbox(_)) {
+            if mailbox::key(&mut self.cx, leg, now, digit) == mailbox::Next::End {
+                self.cx.emit(id, Event::Hangup);
+                self.end_call(now, id);
+            }
+            return;
+        }
         match &mut leg.wait {
             Wait::Collect { digits, .. } => {
                 if digit == '*' {
@@ -280,6 +288,13 @@ impl<S: Store> Engine<S> {
             return;
         };
         leg.deadline = None;
+        if matches!(leg.wait, Wait::Mailbox(_)) {
+            if mailbox::timeout(&mut self.cx, leg, now) == mailbox::Next::End {
+                self.cx.emit(id, Event::Hangup);
+                self.end_call(now, id);
+            }
+            return;
+        }
         match &mut leg.wait {
             Wait::Collect {
                 digits,

@@ -6,6 +6,7 @@ use super::context::Context;
 use super::eval::{Fault, Record};
 use super::event::{Entered, Event, Output};
 use super::leg::{Leg, RingStep, Wait};
+use super::mailbox;
 use super::secret_check::{self, Pending};
 use crate::clock::{Duration, Timestamp};
 use crate::dsl::ast::{OwnerKind, Unlocker};
@@ -165,6 +166,12 @@ pub(super) fn run<S: Store>(
                 leg.outcome.final_party = Some(format!("voicemail:{mailbox}"));
                 leg.outcome.connected_at = Some(now);
                 cx.emit(leg.id, Event::Voicemail(mailbox));
+                return Ok(Yield::Wait);
+            }
+            Op::Messages(mailbox) => {
+                let mailbox = cx.scope(Some(leg), now).text(mailbox)?;
+                leg.outcome.answered_by_pbx = true;
+                mailbox::enter(cx, leg, now, mailbox);
                 return Ok(Yield::Wait);
             }
             Op::Reject(reason) => {

@@ -225,6 +225,19 @@ impl Stream {
         packet
     }
 
+    /// The audio in a received datagram, decoded (nothing for events or other payloads).
+    pub fn audio(&self, datagram: &[u8]) -> Vec<i16> {
+        let Some(packet) = rtp::parse(datagram) else {
+            return Vec::new();
+        };
+        let law = match packet.payload_type {
+            0 => Law::Mu,
+            8 => Law::A,
+            _ => return Vec::new(),
+        };
+        packet.payload.iter().map(|b| law.decode(*b)).collect()
+    }
+
     /// Takes one received datagram; returns the keys whose presses start in it.
     pub fn receive(&mut self, datagram: &[u8]) -> Vec<char> {
         let Some(packet) = rtp::parse(datagram) else {

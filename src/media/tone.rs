@@ -24,6 +24,8 @@ fn cadence(id: &str) -> Option<&'static [Step]> {
             (&[], 300),
         ],
         "dialtone" => &[(&[350.0, 440.0], 3000)],
+        // Before a voicemail message: speak now.
+        "beep" => &[(&[], 200), (&[1000.0], 500)],
         "ringback" => &[(&[440.0, 480.0], 2000), (&[], 4000)],
         "busy" => &[
             (&[480.0, 620.0], 500),

@@ -2,13 +2,13 @@
 
 use super::file::{SessionFile, Step, StepKind};
 use super::matching::subset_mismatches;
-use crate::admin::{self, Admin, CdrQuery, CodeCommand, ExtCommand};
+use crate::admin::{self, Admin, CdrQuery, CodeCommand, ExtCommand, VmCommand};
 use crate::clock::Timestamp;
 use crate::directory::validate::{Settings, validate};
 use crate::dsl::Plan;
 use crate::dsl::diagnostic::Failure;
-use crate::engine::Engine;
 use crate::engine::event::{Event, Input, LegId, Output, Progress, Target};
+use crate::engine::{Engine, mailbox};
 use crate::hooks::Hooks;
 use crate::store::{Operator, SecretHasher, SqliteStore, Store};
 use clap::Parser;
@@ -87,6 +87,8 @@ enum AdminArgs {
     #[command(subcommand)]
     Code(CodeCommand),
     Cdr(CdrQuery),
+    #[command(subcommand)]
+    Vm(VmCommand),
 }
 
 struct LegTrack {
@@ -96,6 +98,10 @@ struct LegTrack {
     cursor: usize,
     /// For a leg the engine placed to an extension: it rings there until answered.
     ringing_at: Option<String>,
+    /// Who called, for a caller's leg.
+    from: String,
+    /// The mailbox the caller is leaving a message in, and since when.
+    voicemail: Option<(String, Timestamp)>,
 }
 
 /// The session runner is the engine's driver: it plays the callers, the phones the
@@ -117,6 +123,9 @@ impl Replay<'_> {
             match out {
                 Output::Event { leg, event } => {
                     if let Some(t) = self.legs.iter_mut().rev().find(|t| t.id == leg) {
+                        if let Event::Voicemail(mailbox) = &event {
+                            t.voicemail = Some((mailbox.clone(), self.clock));
+                        }
                         self.caused.push((t.name.clone(), event.clone()));
                         t.events.push(event);
                     }
@@ -133,6 +142,8 @@ impl Replay<'_> {
                         events: Vec::new(),
                         cursor: 0,
                         ringing_at,
+                        from: String::new(),
+                        voicemail: None,
                     });
                     if outside {
                         // In a session the world outside answers at once.
@@ -146,7 +157,10 @@ impl Replay<'_> {
                         t.ringing_at = None;
                     }
                 }
-                Output::Bridge { .. } => {}
+                // No phones to light, no audio files in a replay.
+                Output::Bridge { .. }
+                | Output::MailboxChanged { .. }
+                | Output::MessageDeleted { .. } => {}
                 Output::Verify {
                     request,
                     entered,
@@ -162,6 +176,22 @@ impl Replay<'_> {
         }
     }
 
+    /// Leg `i`'s caller hangs up; a caller leaving a message leaves it, as long as it
+    /// spoke (the message has no audio in a replay).
+    fn hang_up(&mut self, i: usize) {
+        let id = self.legs[i].id;
+        if let Some((mailbox, since)) = self.legs[i].voicemail.take() {
+            let seconds = self.clock.since(since).as_seconds();
+            let from = &self.legs[i].from;
+            let left = mailbox::deposit(self.engine.store(), &mailbox, from, since, seconds, None);
+            if let Err(e) = left {
+                self.warnings.push(format!("message not stored: {e}"));
+            }
+        }
+        self.engine.handle(self.clock, Input::Hangup { leg: id });
+        self.drain();
+    }
+
     /// The newest leg ringing at `ext`.
     fn ringing_at(&self, ext: &str) -> Result<usize, String> {
         self.legs
@@ -172,6 +202,8 @@ impl Replay<'_> {
 
     fn advance_to(&mut self, t: Timestamp) {
         while let Some(d) = self.engine.next_deadline().filter(|d| *d <= t) {
+            // What a timer causes happens at its time (a message left from then on).
+            self.clock = self.clock.max(d);
             self.engine.handle_timeout(d);
             self.drain();
         }
@@ -339,11 +371,16 @@ fn replay(
             return (Verdict::Failed(message), caused);
         }
     }
-    // End every call still up, so each leaves its call record.
+    // End every call still up, so each leaves its call record (and its message).
     for id in r.engine.live_legs() {
         if id < crate::engine::event::PLACED_LEGS {
-            r.engine.handle(r.clock, Input::Hangup { leg: id });
-            r.drain();
+            match r.legs.iter().position(|t| t.id == id) {
+                Some(i) => r.hang_up(i),
+                None => {
+                    r.engine.handle(r.clock, Input::Hangup { leg: id });
+                    r.drain();
+                }
+            }
         }
     }
     match check_then(session, store) {
@@ -375,6 +412,8 @@ fn run_step(
                 events: Vec::new(),
                 cursor: 0,
                 ringing_at: None,
+                from: from.clone(),
+                voicemail: None,
             });
             r.current = Some(r.legs.len() - 1);
             r.advance_to(r.clock);
@@ -443,9 +482,7 @@ fn run_step(
                 Some(n) => r.leg_index(n)?,
                 None => r.current.ok_or("no call yet: `hangup` needs a leg")?,
             };
-            r.engine
-                .handle(r.clock, Input::Hangup { leg: r.legs[i].id });
-            r.drain();
+            r.hang_up(i);
         }
         StepKind::Wait(d) => {
             let until = r.clock.after(*d);
@@ -476,11 +513,13 @@ fn run_step(
                     uid: None,
                     claimed: None,
                 },
+                data: None,
             };
             let reply = match &parsed {
                 AdminArgs::Ext(cmd) => admin.ext(cmd, stdin),
                 AdminArgs::Code(cmd) => admin.code(cmd),
                 AdminArgs::Cdr(query) => admin.cdr(query),
+                AdminArgs::Vm(cmd) => admin.vm(cmd, stdin),
             };
             let want_status = status.unwrap_or(0);
             let printed = format!("{}{}", reply.stdout, reply.stderr);

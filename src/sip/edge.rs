@@ -145,6 +145,7 @@ pub async fn serve(
                     media: HashMap::new(),
                     bridged: HashMap::new(),
                     rtp,
+                    data: crate::store::data_folder(&database),
                     drained: drained_tx,
                 };
                 thread.run(database, settings, parts, from_edge)
@@ -286,6 +287,8 @@ struct SwitchThread {
     /// Bridged legs, each way.
     bridged: HashMap<CallId, CallId>,
     rtp: Ports,
+    /// Where voicemail audio lives: the database's folder.
+    data: PathBuf,
     drained: mpsc::UnboundedSender<()>,
 }
 
@@ -401,8 +404,14 @@ impl SwitchThread {
                             .local_addr()
                             .unwrap_or_else(|_| SocketAddr::new(self.rtp.ip, 0));
                         let to_switch = self.to_switch.clone();
-                        let handle =
-                            media::start(&self.runtime, call, socket, remote, format, to_switch);
+                        let leg = media::Leg {
+                            call,
+                            remote,
+                            format,
+                            data: self.data.clone(),
+                            to_switch,
+                        };
+                        let handle = media::start(&self.runtime, leg, socket);
                         self.media.insert(call, handle);
                         Input::MediaOpened { call, local }
                     }
@@ -412,6 +421,23 @@ impl SwitchThread {
             }
             Output::Play { call, audio, mark } => self.to_media(call, ToMedia::Play(audio, mark)),
             Output::StopPlayback { call } => self.to_media(call, ToMedia::Stop),
+            Output::Record {
+                call,
+                file,
+                longest,
+            } => self.to_media(call, ToMedia::Record(file, longest)),
+            Output::FinishRecording { call } => self.to_media(call, ToMedia::FinishRecording),
+            Output::PlayFile { call, file, mark } => {
+                self.to_media(call, ToMedia::PlayFile(file, mark));
+            }
+            Output::DeleteFile { file } => {
+                let path = self.data.join(&file);
+                self.runtime.spawn_blocking(move || {
+                    if let Err(e) = std::fs::remove_file(&path) {
+                        warn!(file = %path.display(), error = %e, "a deleted message's audio stays");
+                    }
+                });
+            }
             Output::SendKey { call, key } => self.to_media(call, ToMedia::Key(key)),
             Output::UpdateMedia {
                 call,

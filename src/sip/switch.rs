@@ -26,16 +26,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tracing::{info, warn};
 
+mod message_waiting;
 mod outgoing;
+mod voicemail;
 
 /// Identifies a call leg, ours or placed; the same number is the engine's leg id.
 pub type CallId = LegId;
 
 /// Methods this switch serves, for `Allow`.
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, SUBSCRIBE";
 /// Methods we know but do not serve: 405 rather than 501.
 const KNOWN_UNSERVED: &[Method] = &[
-    Method::Subscribe,
     Method::Notify,
     Method::Refer,
     Method::Message,
@@ -101,6 +102,16 @@ pub enum Input {
         /// Whether the entry is the secret.
         matched: bool,
     },
+    /// A message's audio was written (`file`, under the data directory), or not kept
+    /// (`None`: shorter than the shortest message).
+    Recorded {
+        /// The call that left it.
+        call: CallId,
+        /// The file written.
+        file: Option<String>,
+        /// How long the message is.
+        seconds: i64,
+    },
     /// A call's queued audio has been sent, up to the `Play` with this mark.
     PlayoutDone {
         /// The call.
@@ -162,6 +173,36 @@ pub enum Output {
         /// The key.
         key: char,
     },
+    /// Record what the caller says once the queued audio has played, into `file` (under
+    /// the data directory), for at most `longest`; answer with [`Input::Recorded`] when
+    /// the recording ends (`FinishRecording`, the time, or `CloseMedia`).
+    Record {
+        /// The call.
+        call: CallId,
+        /// The WAV file to write.
+        file: String,
+        /// The longest message.
+        longest: Duration,
+    },
+    /// End a recording now (the caller pressed `#`).
+    FinishRecording {
+        /// The call.
+        call: CallId,
+    },
+    /// Queue a WAV file (under the data directory) on a call's stream, like `Play`.
+    PlayFile {
+        /// The call.
+        call: CallId,
+        /// The file.
+        file: String,
+        /// Reported back in `PlayoutDone`.
+        mark: u64,
+    },
+    /// Delete a file under the data directory (a deleted message's audio).
+    DeleteFile {
+        /// The file.
+        file: String,
+    },
     /// Drop a call's queued audio (barge-in).
     StopPlayback {
         /// The call.
@@ -198,6 +239,8 @@ enum Phase {
 
 struct Call {
     engine: u64,
+    /// Who called (the extension, or the outside number).
+    caller: String,
     invite_key: ServerKey,
     invite: Request,
     peer: Peer,
@@ -243,6 +286,10 @@ pub struct Switch<S: Store + Clone> {
     /// INVITEs cancelled with their leg gone, until their transactions end: a 2xx that
     /// crosses the CANCEL is still acknowledged and hung up (RFC 3261 section 15).
     abandoned: HashMap<ClientKey, outgoing::Abandoned>,
+    /// Messages being left, by the leg leaving them (kept until the audio is written).
+    deposits: HashMap<CallId, voicemail::Deposit>,
+    /// Phones subscribed to their mailbox's message-waiting state.
+    subscriptions: Vec<message_waiting::Subscription>,
     /// Bridges waiting for both legs' RTP to be open.
     bridges: Vec<(CallId, CallId)>,
     /// Each bridged leg's partner, both ways.
@@ -282,6 +329,8 @@ impl<S: Store + Clone> Switch<S> {
             out_dialogs: HashMap::new(),
             fork_keys: HashMap::new(),
             abandoned: HashMap::new(),
+            deposits: HashMap::new(),
+            subscriptions: Vec::new(),
             bridges: Vec::new(),
             partners: HashMap::new(),
             instance,
@@ -367,6 +416,7 @@ impl<S: Store + Clone> Switch<S> {
             self.guard.sweep(now);
             self.log_budget.report(now);
             self.abandoned.retain(|_, a| a.until > now);
+            self.sweep_subscriptions(now);
             self.next_sweep = Some(now.after(SWEEP_EVERY));
         }
         self.retire_engines();
@@ -418,6 +468,11 @@ impl<S: Store + Clone> Switch<S> {
                     self.drain_engine(now, index);
                 }
             }
+            Input::Recorded {
+                call,
+                file,
+                seconds,
+            } => self.recorded(now, call, file, seconds),
             Input::PlayoutDone { call, mark } => {
                 if let Some(c) = self.calls.get_mut(&call)
                     && c.playing == Some(mark)
@@ -540,6 +595,7 @@ impl<S: Store + Clone> Switch<S> {
             Method::Bye => self.bye(now, key, request),
             Method::Cancel => self.cancel(now, key, request),
             Method::Info => self.info(now, key, request),
+            Method::Subscribe => self.subscribe(now, key, from, request),
             Method::Ack => {}
             m => {
                 let status = if KNOWN_UNSERVED.contains(&m) {
@@ -658,6 +714,7 @@ impl<S: Store + Clone> Switch<S> {
         match self.registrar.register(now, &aor, &request, from) {
             Ok(bindings) => {
                 info!(extension = %aor, contacts = bindings.len(), "registered");
+                let registered = !bindings.is_empty();
                 let contacts = bindings
                     .iter()
                     .map(|b| {
@@ -666,6 +723,9 @@ impl<S: Store + Clone> Switch<S> {
                     })
                     .collect();
                 self.respond_with(now, &key, &request, 200, contacts);
+                if registered {
+                    self.notify_if_waiting(now, &aor);
+                }
             }
             Err(Refusal::TooBrief) => {
                 let min = vec![("Min-Expires", MIN_EXPIRES.to_string())];
@@ -715,6 +775,7 @@ impl<S: Store + Clone> Switch<S> {
             id,
             Call {
                 engine: generation,
+                caller: caller.clone(),
                 invite_key: key,
                 local_tag: tag_for(&request),
                 invite: request,
@@ -836,6 +897,12 @@ impl<S: Store + Clone> Switch<S> {
         if call.hangup {
             return;
         }
+        if self.deposit_key(id, key) {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if call.playing.take().is_some() {
             self.out.push_back(Output::StopPlayback { call: id });
         }
@@ -924,6 +991,11 @@ impl<S: Store + Clone> Switch<S> {
                         hash,
                     });
                 }
+                leg::Output::MailboxChanged { mailbox } => self.notify_mailbox(now, &mailbox),
+                leg::Output::MessageDeleted { mailbox, file } => {
+                    self.discard(file);
+                    self.notify_mailbox(now, &mailbox);
+                }
                 leg::Output::Warning { leg, message } => {
                     warn!(call = leg, "{message}");
                 }
@@ -970,11 +1042,8 @@ impl<S: Store + Clone> Switch<S> {
                 info!(call = id, %target, "connected");
                 self.answer(id);
             }
-            E::Voicemail(target) => {
-                // No voicemail deposit in this build: the call ends, and the log says why.
-                warn!(call = id, %target, "voicemail is not supported by pbxctl run yet");
-                self.hang_up_after_playout(now, id, 480);
-            }
+            E::Voicemail(mailbox) => self.start_deposit(now, id, mailbox),
+            E::Message { id: message, file } => self.play_message(id, message, file),
             E::Reject(reason) => {
                 info!(call = id, %reason, "rejected");
                 self.hang_up_after_playout(now, id, reason.sip_status());
@@ -1072,6 +1141,7 @@ impl<S: Store + Clone> Switch<S> {
         for audio in pending {
             self.send_play(id, audio);
         }
+        self.record(id);
         let done = self
             .calls
             .get(&id)

@@ -144,6 +144,62 @@ pub struct CallRecordFilter {
     pub number: Option<String>,
 }
 
+/// Where a voicemail message is kept: new until heard, then saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folder {
+    /// Not heard yet: the phone's message light is on.
+    New,
+    /// Heard, or saved with a key.
+    Saved,
+}
+
+impl Folder {
+    /// `new` or `saved`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Folder::New => "new",
+            Folder::Saved => "saved",
+        }
+    }
+
+    /// The folder a name gives.
+    pub fn parse(name: &str) -> Option<Folder> {
+        match name {
+            "new" => Some(Folder::New),
+            "saved" => Some(Folder::Saved),
+            _ => None,
+        }
+    }
+}
+
+/// A voicemail message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRecord {
+    /// Its number in the store (the session event `message ID`).
+    pub id: i64,
+    /// The mailbox (an extension).
+    pub mailbox: String,
+    /// Who left it.
+    pub caller: String,
+    /// When it was left.
+    pub received_at: Timestamp,
+    /// How long it is.
+    pub seconds: i64,
+    /// New or saved.
+    pub folder: Folder,
+    /// Its WAV file, relative to the data directory (none in a session replay).
+    pub file: Option<String>,
+}
+
+/// The data folder of a database: the folder it is in, where voicemail audio lives
+/// (`voicemail/<mailbox>/<file>.wav`).
+pub fn data_folder(database: &std::path::Path) -> std::path::PathBuf {
+    match database.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
+}
+
 /// Who ran an administrator action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
@@ -212,6 +268,14 @@ pub trait Store {
     }
     /// The call records a filter picks, in order.
     fn call_records_where(&self, filter: &CallRecordFilter) -> StoreResult<Vec<CallRecord>>;
+    /// Stores a new message (its `id` is ignored); returns its id.
+    fn add_message(&self, message: &MessageRecord) -> StoreResult<i64>;
+    /// A mailbox's messages, oldest first.
+    fn messages(&self, mailbox: &str) -> StoreResult<Vec<MessageRecord>>;
+    /// Moves a message to `folder`; returns whether it exists.
+    fn set_message_folder(&self, id: i64, folder: Folder) -> StoreResult<bool>;
+    /// Deletes a message; returns it, so its file can go too.
+    fn delete_message(&self, id: i64) -> StoreResult<Option<MessageRecord>>;
     /// Appends an audit entry.
     fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// All audit entries in order.
@@ -281,6 +345,18 @@ macro_rules! forward_store {
     }
     fn call_records_where(&self, f: &CallRecordFilter) -> StoreResult<Vec<CallRecord>> {
         (**self).call_records_where(f)
+    }
+    fn add_message(&self, m: &MessageRecord) -> StoreResult<i64> {
+        (**self).add_message(m)
+    }
+    fn messages(&self, mailbox: &str) -> StoreResult<Vec<MessageRecord>> {
+        (**self).messages(mailbox)
+    }
+    fn set_message_folder(&self, id: i64, f: Folder) -> StoreResult<bool> {
+        (**self).set_message_folder(id, f)
+    }
+    fn delete_message(&self, id: i64) -> StoreResult<Option<MessageRecord>> {
+        (**self).delete_message(id)
     }
     fn audit(&self, e: &AuditEntry) -> StoreResult<()> {
         (**self).audit(e)

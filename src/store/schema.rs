@@ -77,4 +77,17 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (list, entry)
     );
     ",
+    // 4: voicemail messages; the audio is a WAV file under the data directory.
+    "
+    CREATE TABLE messages (
+        id          INTEGER PRIMARY KEY,
+        mailbox     TEXT NOT NULL,
+        caller      TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        seconds     INTEGER NOT NULL,
+        folder      TEXT NOT NULL,
+        file        TEXT
+    );
+    CREATE INDEX messages_by_mailbox ON messages (mailbox, folder, received_at);
+    ",
 ];

@@ -182,6 +182,21 @@ fn ts(v: Option<i64>) -> Option<Timestamp> {
     v.map(Timestamp)
 }
 
+/// A `messages` row (id, mailbox, caller, received_at, seconds, folder, file).
+fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRecord> {
+    let folder: String = r.get(5)?;
+    Ok(MessageRecord {
+        id: r.get(0)?,
+        mailbox: r.get(1)?,
+        caller: r.get(2)?,
+        received_at: Timestamp(r.get(3)?),
+        seconds: r.get(4)?,
+        // Only this module writes the column.
+        folder: Folder::parse(&folder).unwrap_or(Folder::New),
+        file: r.get(6)?,
+    })
+}
+
 impl Store for SqliteStore {
     fn extension(&self, number: &str) -> StoreResult<Option<ExtensionRecord>> {
         self.conn
@@ -435,6 +450,61 @@ impl Store for SqliteStore {
             })
             .map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
+    }
+
+    fn add_message(&self, m: &MessageRecord) -> StoreResult<i64> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO messages (mailbox, caller, received_at, seconds, folder, file)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    m.mailbox,
+                    m.caller,
+                    m.received_at.0,
+                    m.seconds,
+                    m.folder.name(),
+                    m.file
+                ],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    fn messages(&self, mailbox: &str) -> StoreResult<Vec<MessageRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, mailbox, caller, received_at, seconds, folder, file
+                 FROM messages WHERE mailbox = ?1 ORDER BY received_at, id",
+            )
+            .map_err(sql)?;
+        let rows = stmt.query_map(params![mailbox], message_row).map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)
+    }
+
+    fn set_message_folder(&self, id: i64, folder: Folder) -> StoreResult<bool> {
+        let changed = self.write(|c| {
+            c.execute(
+                "UPDATE messages SET folder = ?2 WHERE id = ?1",
+                params![id, folder.name()],
+            )
+        })?;
+        Ok(changed > 0)
+    }
+
+    fn delete_message(&self, id: i64) -> StoreResult<Option<MessageRecord>> {
+        self.write(|c| {
+            let found = c
+                .query_row(
+                    "SELECT id, mailbox, caller, received_at, seconds, folder, file
+                     FROM messages WHERE id = ?1",
+                    params![id],
+                    message_row,
+                )
+                .optional()?;
+            c.execute("DELETE FROM messages WHERE id = ?1", params![id])?;
+            Ok(found)
+        })
     }
 
     fn audit(&self, e: &AuditEntry) -> StoreResult<()> {

@@ -270,3 +270,71 @@ fn cdr_follows_the_cli_contract() {
     let missing = pbxctl(d, &["cdr", "--db", "/nonexistent/dir/pbx.db"]);
     assert_eq!(missing.status, 4, "{}", missing.stderr);
 }
+
+#[test]
+fn vm_export_and_delete_work_on_the_audio_beside_the_database() {
+    use pbxctl::clock::Timestamp;
+    use pbxctl::store::SqliteStore;
+    let tmp = tempfile::tempdir().unwrap();
+    department_config(tmp.path());
+    // Provisioned by a first command; then a message as `pbxctl run` leaves one.
+    assert_eq!(pbxctl(tmp.path(), &["ext", "show", "201"]).status, 0);
+    let audio = pbxctl::media::wav::encode_pcm(&vec![1000i16; 8000 * 2]);
+    let file = "voicemail/201/1-a.wav";
+    std::fs::create_dir_all(tmp.path().join("voicemail/201")).unwrap();
+    std::fs::write(tmp.path().join(file), &audio).unwrap();
+    let store = SqliteStore::open(&tmp.path().join("pbx.db")).unwrap();
+    let id = pbxctl::engine::mailbox::deposit(
+        &store,
+        "201",
+        "202",
+        Timestamp(1_800_000_000_000),
+        2,
+        Some(file.into()),
+    )
+    .unwrap()
+    .unwrap();
+    drop(store);
+
+    let list = pbxctl_stdin(tmp.path(), &["vm", "list", "201", "--json"], "2580\n");
+    assert_eq!(list.status, 0, "{}", list.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(rows[0]["id"], id);
+    assert_eq!(rows[0]["from"], "202");
+    assert_eq!(rows[0]["folder"], "new");
+    assert!(!list.stdout.contains("2580"), "the passcode is not echoed");
+
+    let id = id.to_string();
+    let out = tmp.path().join("copy.wav");
+    let export = pbxctl_stdin(
+        tmp.path(),
+        &["vm", "export", "201", &id, "-o", out.to_str().unwrap()],
+        "2580",
+    );
+    assert_eq!(export.status, 0, "{}", export.stderr);
+    assert_eq!(std::fs::read(&out).unwrap(), audio);
+
+    let wrong = pbxctl_stdin(tmp.path(), &["vm", "delete", "201", &id], "1111");
+    assert_eq!((wrong.status, wrong.stdout.as_str()), (1, ""));
+    assert!(
+        wrong.stderr.contains("Invalid passcode"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(
+        tmp.path().join(file).exists(),
+        "a wrong passcode deletes nothing"
+    );
+    let delete = pbxctl_stdin(tmp.path(), &["vm", "delete", "201", &id], "2580");
+    assert_eq!(delete.status, 0, "{}", delete.stderr);
+    assert!(
+        !tmp.path().join(file).exists(),
+        "the audio goes with the message"
+    );
+    let audit = pbxctl(tmp.path(), &["audit", "--json"]);
+    assert!(audit.stdout.contains("vm delete"), "{}", audit.stdout);
+    assert!(
+        !audit.stdout.contains("2580"),
+        "no passcode in the audit log"
+    );
+}

@@ -4,13 +4,18 @@
 //! from (symmetric RTP), which gets it through the peer's NAT.
 
 use super::ToSwitch;
+use crate::clock::Duration;
+use crate::engine::mailbox::SHORTEST_MESSAGE_SECONDS;
 use crate::media::stream::{Format, Stream};
+use crate::media::wav;
 use crate::sip::switch::{CallId, Input};
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+use tracing::warn;
 
 /// A packet from the other leg of a bridge, in that leg's format.
 pub(super) struct Relayed {
@@ -24,6 +29,13 @@ pub(super) enum ToMedia {
     Play(Arc<Vec<i16>>, u64),
     /// Drop queued audio (barge-in).
     Stop,
+    /// Record the peer into this file (under the data folder) once the queued audio
+    /// has played, for at most so long.
+    Record(String, Duration),
+    /// End the recording now.
+    FinishRecording,
+    /// Queue a WAV file (under the data folder); report its playout with this mark.
+    PlayFile(String, u64),
     /// Press a key towards the peer.
     Key(char),
     /// The peer answered or re-negotiated: its SDP address, the format, and whether it
@@ -43,32 +55,78 @@ pub(super) struct MediaHandle {
     pub relay: mpsc::UnboundedSender<Relayed>,
 }
 
+/// What a leg's RTP task starts with.
+pub(super) struct Leg {
+    pub call: CallId,
+    /// Where the peer wants RTP, if known yet.
+    pub remote: Option<SocketAddr>,
+    pub format: Format,
+    /// The data folder: messages are recorded and played under it.
+    pub data: PathBuf,
+    pub to_switch: std_mpsc::Sender<ToSwitch>,
+}
+
 /// Starts a leg's RTP task on `socket`.
 pub(super) fn start(
     runtime: &tokio::runtime::Handle,
-    call: CallId,
+    leg: Leg,
     socket: StdUdpSocket,
-    remote: Option<SocketAddr>,
-    format: Format,
-    to_switch: std_mpsc::Sender<ToSwitch>,
 ) -> MediaHandle {
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (relay, relay_rx) = mpsc::unbounded_channel();
-    let leg = Leg {
-        call,
-        remote,
-        format,
-        to_switch,
-    };
     runtime.spawn(run(leg, socket, command_rx, relay_rx));
     MediaHandle { commands, relay }
 }
 
-struct Leg {
-    call: CallId,
-    remote: Option<SocketAddr>,
-    format: Format,
-    to_switch: std_mpsc::Sender<ToSwitch>,
+/// A message being recorded.
+struct Recording {
+    /// The file, relative to the data folder.
+    file: String,
+    samples: Vec<i16>,
+    /// The most samples kept.
+    longest: usize,
+}
+
+impl Recording {
+    /// Writes the message if it is long enough to keep, and tells the switch.
+    fn finish(self, call: CallId, data: &std::path::Path, to_switch: &std_mpsc::Sender<ToSwitch>) {
+        let seconds = (self.samples.len() / 8000) as i64;
+        let path = data.join(&self.file);
+        let to_switch = to_switch.clone();
+        // Off the RTP task: the disk may be slow.
+        tokio::task::spawn_blocking(move || {
+            let file = (seconds >= SHORTEST_MESSAGE_SECONDS)
+                .then(|| write(&path, &self.samples).map(|()| self.file))
+                .transpose()
+                .unwrap_or_else(|e| {
+                    warn!(call, file = %path.display(), error = %e, "the message could not be written");
+                    None
+                });
+            let _ = to_switch.send(ToSwitch::Input(Input::Recorded {
+                call,
+                file,
+                seconds,
+            }));
+        });
+    }
+}
+
+/// A message's audio, read off the RTP task (the disk may be slow).
+async fn read_message(path: PathBuf) -> Result<Vec<i16>, String> {
+    let read = tokio::task::spawn_blocking(move || std::fs::read(&path));
+    let bytes = read
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    wav::decode(&bytes)
+}
+
+/// Writes 8 kHz samples as a WAV file, making its folder.
+fn write(path: &std::path::Path, samples: &[i16]) -> std::io::Result<()> {
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    std::fs::write(path, wav::encode_pcm(samples))
 }
 
 async fn run(
@@ -81,6 +139,7 @@ async fn run(
         call,
         mut remote,
         format,
+        data,
         to_switch,
     } = leg;
     let socket = match socket
@@ -110,6 +169,7 @@ async fn run(
     let mut announced = remote;
     let mut sending = true;
     let mut peer: Option<mpsc::UnboundedSender<Relayed>> = None;
+    let mut recording: Option<Recording> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -131,6 +191,13 @@ async fn run(
                 if !keys.is_empty() {
                     let _ = to_switch.send(ToSwitch::Input(Input::Keys { call, keys }));
                 }
+                // The message starts after the greeting and the beep.
+                if let Some(r) = recording.as_mut().filter(|_| !stream.playing()) {
+                    r.samples.extend(stream.audio(&buf[..n]));
+                    if r.samples.len() >= r.longest {
+                        recording.take().expect("recording").finish(call, &data, &to_switch);
+                    }
+                }
                 if let Some(p) = &peer {
                     let _ = p.send(Relayed { bytes: buf[..n].to_vec(), format: stream.format() });
                 }
@@ -147,6 +214,23 @@ async fn run(
                     unreported = Some(mark);
                 }
                 Some(ToMedia::Key(key)) => stream.send_key(key),
+                Some(ToMedia::Record(file, longest)) => {
+                    let longest = usize::try_from(longest.0 * 8).unwrap_or(usize::MAX);
+                    recording = Some(Recording { file, samples: Vec::new(), longest });
+                }
+                Some(ToMedia::FinishRecording) => {
+                    if let Some(r) = recording.take() {
+                        r.finish(call, &data, &to_switch);
+                    }
+                }
+                Some(ToMedia::PlayFile(file, mark)) => {
+                    let path = data.join(&file);
+                    match read_message(path.clone()).await {
+                        Ok(audio) => stream.play(&audio),
+                        Err(e) => warn!(call, file = %path.display(), error = %e, "a message could not be played"),
+                    }
+                    unreported = Some(mark);
+                }
                 Some(ToMedia::Stop) => {
                     stream.stop();
                     unreported = None;
@@ -169,7 +253,13 @@ async fn run(
                     peer = None;
                     stream.set_bridged(false);
                 }
-                Some(ToMedia::Close) | None => break,
+                Some(ToMedia::Close) | None => {
+                    // A caller who hangs up has finished its message.
+                    if let Some(r) = recording.take() {
+                        r.finish(call, &data, &to_switch);
+                    }
+                    break;
+                }
             }
         }
     }

@@ -545,7 +545,7 @@ impl Outgoing {
 }
 
 /// Our Via for a request to `peer`, asking for `rport` (RFC 3581).
-fn via(peer: Peer, local: SocketAddr, branch: &str) -> String {
+pub(super) fn via(peer: Peer, local: SocketAddr, branch: &str) -> String {
     format!(
         "SIP/2.0/{} {local};branch={branch};rport",
         peer.transport.as_str()
@@ -553,7 +553,7 @@ fn via(peer: Peer, local: SocketAddr, branch: &str) -> String {
 }
 
 /// Our Contact, reachable over the transport the peer uses.
-fn contact(peer: Peer, local: SocketAddr) -> String {
+pub(super) fn contact(peer: Peer, local: SocketAddr) -> String {
     match peer.transport {
         Transport::Udp => format!("<sip:pbx@{local}>"),
         Transport::Tcp => format!("<sip:pbx@{local};transport=tcp>"),

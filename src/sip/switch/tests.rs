@@ -137,8 +137,13 @@ impl Bench {
         self.now = end;
     }
 
+    /// The responses sent so far (requests stay for `requests`).
     fn responses(&mut self) -> Vec<Response> {
-        std::mem::take(&mut self.sent)
+        let (responses, requests) = std::mem::take(&mut self.sent)
+            .into_iter()
+            .partition(|(_, m)| matches!(m, Message::Response(_)));
+        self.sent = requests;
+        responses
             .into_iter()
             .filter_map(|(_, m)| match m {
                 Message::Response(r) => Some(r),
@@ -183,6 +188,32 @@ impl Bench {
         let auth = answer(user, password, &nonce, &method, &uri, Some(1));
         self.send(from, &make(Some(&auth), 2));
         self.responses()
+    }
+
+    fn register_phone(&mut self, user: &str, password: &str, port: u16) {
+        let rs = self.with_auth(phone(port), user, password, &|a, n| {
+            register_at(user, port, a, n)
+        });
+        assert_eq!(rs.last().map(|r| r.status), Some(200));
+    }
+
+    /// Requests the switch sent, with where they went.
+    fn sent_requests(&mut self) -> Vec<(Peer, Request)> {
+        let (requests, rest) = std::mem::take(&mut self.sent)
+            .into_iter()
+            .partition(|(_, m)| matches!(m, Message::Request(_)));
+        self.sent = rest;
+        requests
+            .into_iter()
+            .filter_map(|(p, m)| match m {
+                Message::Request(r) => Some((p, r)),
+                Message::Response(_) => None,
+            })
+            .collect()
+    }
+
+    fn take_media(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.media)
     }
 
     fn blocked(&self, ext: &str) -> bool {
@@ -858,3 +889,4 @@ fn a_replayed_register_adds_no_contact_and_a_counting_phone_sees_no_extra_401() 
 }
 
 mod bridge;
+mod voicemail;

@@ -11,28 +11,6 @@ const PLACED_RTP: &str = "127.0.0.1:20010";
 const CALLER_RTP: &str = "127.0.0.1:20000";
 
 impl Bench {
-    fn register_phone(&mut self, user: &str, password: &str, port: u16) {
-        let rs = self.with_auth(phone(port), user, password, &|a, n| {
-            register_at(user, port, a, n)
-        });
-        assert_eq!(rs.last().map(|r| r.status), Some(200));
-    }
-
-    /// Requests the switch sent, with where they went.
-    fn sent_requests(&mut self) -> Vec<(Peer, Request)> {
-        let (requests, rest) = std::mem::take(&mut self.sent)
-            .into_iter()
-            .partition(|(_, m)| matches!(m, Message::Request(_)));
-        self.sent = rest;
-        requests
-            .into_iter()
-            .filter_map(|(p, m)| match m {
-                Message::Request(r) => Some((p, r)),
-                Message::Response(_) => None,
-            })
-            .collect()
-    }
-
     /// A callee's phone answers one of our requests.
     fn reply(&mut self, port: u16, request: &Request, status: u16, with_sdp: bool) {
         let mut r = response_to(request, status, "", Some(&format!("callee-{port}")));
@@ -46,10 +24,6 @@ impl Bench {
             from: phone(port),
             bytes: r.to_bytes(),
         });
-    }
-
-    fn take_media(&mut self) -> Vec<Output> {
-        std::mem::take(&mut self.media)
     }
 }
 
