@@ -556,6 +556,7 @@ fn two_phones_call_each_other_and_rtp_flows_both_ways() {
         ext,
         password,
         auto_answer,
+        mwi: false,
         microphone: tone(hz, 30),
     };
     let mut bob = baresip::Baresip::phone(&pbx, phone("102", "sip-pass-102", true, 1000.0));
@@ -612,6 +613,7 @@ fn registered_phone(pbx: &Pbx, ext: &str, auto_answer: bool) -> baresip::Baresip
             ext,
             password: &password,
             auto_answer,
+            mwi: ext == "102",
             microphone: tone(hz, 60),
         },
     );
@@ -695,5 +697,91 @@ fn do_not_disturb_and_forward_all_hold_on_live_calls() {
             ("102".into(), "103".into(), "answered".into())
         ],
         "{records}"
+    );
+}
+
+#[test]
+fn a_call_to_a_blocked_phone_leaves_a_message_and_lights_the_phone() {
+    let pbx = Pbx::offering("[MD5]");
+    let mut bob = registered_phone(&pbx, "102", true);
+    let mut alice = registered_phone(&pbx, "101", false);
+    pbx.ext("lock", "102"); // PP-5: calls go to its voicemail
+    let answered = alice.dial(&format!("sip:102@127.0.0.1:{}", pbx.port));
+    assert_eq!(
+        answered["type"],
+        "CALL_ESTABLISHED",
+        "{answered}\n{}",
+        pbx.report()
+    );
+    // The greeting and the beep take about 5 s; then 3 s of Alice's tone.
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(alice.command("hangup", "")["ok"], true);
+    let lit = bob.wait_for("a message-waiting NOTIFY", Duration::from_secs(10), |m| {
+        m["type"] == "MWI_NOTIFY"
+            && m["param"]
+                .as_str()
+                .is_some_and(|p| p.contains("Messages-Waiting: yes"))
+    });
+    assert!(
+        lit["param"]
+            .as_str()
+            .unwrap()
+            .contains("Voice-Message: 1/0"),
+        "{lit}"
+    );
+    let folder = pbx.dir().join("voicemail/102");
+    let files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", folder.display(), pbx.report()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let audio = pbxctl::media::wav::decode(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert!(
+        (16_000..=48_000).contains(&audio.len()),
+        "two to six seconds of message: {} samples",
+        audio.len()
+    );
+    assert!(
+        audio.iter().any(|s| s.abs() > 3000),
+        "the message holds Alice's tone, not silence"
+    );
+    let records = pbx.cdr();
+    assert_eq!(records[0]["final"], "voicemail:102", "{records}");
+
+    // Bob, unblocked, hears it: *61, his passcode, 1 for new messages.
+    pbx.ext("unlock", "102");
+    let answered = bob.dial(&format!("sip:*61@127.0.0.1:{}", pbx.port));
+    assert_eq!(
+        answered["type"],
+        "CALL_ESTABLISHED",
+        "{answered}\n{}",
+        pbx.report()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    for key in "1357#".chars() {
+        bob.command("sndcode", &key.to_string());
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    bob.command("sndcode", "1");
+    let dark = bob.wait_for("the light going out", Duration::from_secs(10), |m| {
+        m["type"] == "MWI_NOTIFY"
+            && m["param"]
+                .as_str()
+                .is_some_and(|p| p.contains("Messages-Waiting: no"))
+    });
+    assert!(
+        dark["param"]
+            .as_str()
+            .unwrap()
+            .contains("Voice-Message: 0/1"),
+        "{dark}"
+    );
+    assert_eq!(bob.command("hangup", "")["ok"], true);
+    assert!(
+        pbx.wait_for_log("caller hung up call=2", Duration::from_secs(5))
+            && !pbx.log().contains("could not be played"),
+        "the message's file played\n{}",
+        pbx.report()
     );
 }

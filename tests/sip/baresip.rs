@@ -30,6 +30,8 @@ pub struct Phone<'a> {
     pub password: &'a str,
     /// Answers calls by itself.
     pub auto_answer: bool,
+    /// Subscribes to its mailbox's message-waiting state (baresip's `mwi` module).
+    pub mwi: bool,
     /// What its microphone hears, at 8 kHz; it should last longer than any call here:
     /// at the end of the file baresip hangs up (AUDIO_ERROR "end of file").
     pub microphone: Vec<i16>,
@@ -45,6 +47,7 @@ impl Baresip {
                 ext,
                 password,
                 auto_answer: false,
+                mwi: false,
                 microphone: vec![0i16; 8000 * 30],
             },
         )
@@ -57,6 +60,7 @@ impl Baresip {
             ext,
             password,
             auto_answer,
+            mwi,
             microphone,
         } = phone;
         let dir = pbx.dir().join(format!("baresip-{ext}"));
@@ -89,9 +93,11 @@ impl Baresip {
              module_tmp\t\taccount.so\n\
              module_app\t\tmenu.so\n\
              module_app\t\tctrl_tcp.so\n\
-             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n",
+             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n\
+             {mwi}",
             wav = wav.display(),
             rtp_high = rtp + 9,
+            mwi = if mwi { "module_app\t\tmwi.so\n" } else { "" },
         );
         std::fs::write(dir.join("config"), config).unwrap();
         std::fs::write(
