@@ -785,3 +785,59 @@ fn a_call_to_a_blocked_phone_leaves_a_message_and_lights_the_phone() {
         pbx.report()
     );
 }
+
+// --- Recording live calls ------------------------------------------------------------
+
+#[test]
+fn a_recorded_live_call_replays_green_with_pbxctl_test() {
+    let pbx = Pbx::with(support::Setup {
+        record: true,
+        ..support::Setup::default()
+    });
+    star11("star11-recorded", events(101), Keys::Info("4321#"))
+        .run(&pbx)
+        .assert_ok(&pbx);
+    assert_blocked(&pbx, "101", true);
+    let folder = pbx.dir().join("recorded");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let file = loop {
+        let found = std::fs::read_dir(&folder)
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "yaml"));
+        match found {
+            Some(f) => break f,
+            None if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            None => panic!(
+                "no session written in {}\n{}",
+                folder.display(),
+                pbx.report()
+            ),
+        }
+    };
+    let text = std::fs::read_to_string(&file).unwrap();
+    for secret in ["4321", "sip-pass-101"] {
+        assert!(
+            !text.contains(secret),
+            "the recording holds `{secret}`:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("expect: \"prompt terminal-blocked\""),
+        "{text}"
+    );
+    let replay = std::process::Command::new(env!("CARGO_BIN_EXE_pbxctl"))
+        .arg("test")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "the recorded call does not replay:\n{}{}\n{text}",
+        String::from_utf8_lossy(&replay.stdout),
+        String::from_utf8_lossy(&replay.stderr)
+    );
+}

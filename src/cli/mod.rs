@@ -111,6 +111,10 @@ pub enum Command {
         /// Store options.
         #[command(flatten)]
         store: StoreArgs,
+        /// Write each call as a session file in DIR (secrets replaced by stand-ins),
+        /// for `pbxctl test`.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
     /// Administer extensions.
     #[command(
@@ -211,7 +215,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             format,
             update,
         ),
-        Command::Run { store } => run::run(&store),
+        Command::Run { store, record } => run::run(&store, record.as_deref()),
         Command::Ext { store, action } => admin_cmd::ext(&store, &action),
         Command::Code { store, action } => admin_cmd::code(&store, &action),
         Command::Vm { store, action } => admin_cmd::vm(&store, &action),

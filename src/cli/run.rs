@@ -88,17 +88,27 @@ fn plan_parts(loaded: Loaded) -> Result<(PlanParts, Config), String> {
     if !missing.is_empty() {
         warn!(missing = %missing.join(", "), folder = %prompts.folder().display(), "prompts without audio");
     }
+    let system = loaded
+        .config
+        .directory
+        .system
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
     let parts = PlanParts {
         plan: Arc::new(loaded.plan),
         hooks: Arc::new(loaded.hooks),
         settings: loaded.settings,
         prompts: Arc::new(prompts),
+        dialplan: std::path::absolute(&loaded.config.dialplan)
+            .unwrap_or_else(|_| loaded.config.dialplan.clone()),
+        system: serde_json::Value::Object(system),
     };
     Ok((parts, loaded.config))
 }
 
 /// `pbxctl run`: serves the plan over SIP until SIGTERM (or Ctrl-C) and a drain.
-pub fn run(args: &StoreArgs) -> i32 {
+pub fn run(args: &StoreArgs, record: Option<&std::path::Path>) -> i32 {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(
@@ -143,7 +153,14 @@ pub fn run(args: &StoreArgs) -> i32 {
         database: args.db.clone().unwrap_or_else(|| config.database.clone()),
         drain: sip.drain,
         tcp: sip.tcp.clone(),
+        record: record.map(std::path::Path::to_path_buf),
     };
+    if let Some(dir) = record
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("error: --record {}: {e}", dir.display());
+        return exit::USAGE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -63,11 +63,40 @@ impl Plan {
                 {
                     out.push((prompt.as_str(), *span));
                 }
+                // The voicemail's own prompts, where the plan hands a call to it.
+                let built_in = match op {
+                    Op::Messages(_) => MAILBOX_PROMPTS,
+                    Op::Voicemail(_) => DEPOSIT_PROMPTS,
+                    _ => &[],
+                };
+                for prompt in built_in {
+                    if seen.insert(prompt) {
+                        out.push((prompt, *span));
+                    }
+                }
             }
         }
         out
     }
 }
+
+/// The prompts a caller leaving a message (`voicemail`) hears.
+pub const DEPOSIT_PROMPTS: &[&str] = &["voicemail-greeting", "goodbye"];
+
+/// The prompts the mailbox menu (`messages`) plays.
+pub const MAILBOX_PROMPTS: &[&str] = &[
+    "voicemail-menu",
+    "new-messages",
+    "saved-messages",
+    "mailbox-options",
+    "no-messages",
+    "message-number",
+    "message-options",
+    "message-saved",
+    "message-deleted",
+    "no-more-messages",
+    "goodbye",
+];
 
 /// Index into [`Plan::policies`].
 pub type PolicyId = usize;

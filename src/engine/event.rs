@@ -211,6 +211,8 @@ pub enum Output {
         entered: Entered,
         /// The stored PHC hash.
         hash: Option<String>,
+        /// Whose secret it is (`None`: no such owner; verified anyway).
+        secret: Option<crate::store::SecretId>,
     },
     /// A problem worth logging: a failed hook, a store error, a plan fault.
     Warning {

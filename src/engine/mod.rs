@@ -105,6 +105,11 @@ impl<S: Store> Engine<S> {
         self.legs.keys().copied().collect()
     }
 
+    /// Whether leg `id` is still up.
+    pub fn has_leg(&self, id: LegId) -> bool {
+        self.legs.contains_key(&id)
+    }
+
     // ----- inputs ---------------------------------------------------------------
 
     fn start_call(&mut self, now: Timestamp, id: LegId, from: String, to: String) {

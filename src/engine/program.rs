@@ -342,6 +342,7 @@ fn begin_check<S: Store>(
         leg: leg.id,
         entered: Entered(entered),
         hash: record.hash.clone(),
+        secret: secret.clone(),
     });
     leg.wait = Wait::Verify {
         request,

@@ -110,6 +110,9 @@ pub enum StepKind {
     },
     /// `busy: EXT`: the phone ringing at EXT answers busy.
     Busy(String),
+    /// `unreachable: EXT`: the phone ringing at EXT cannot be reached (nothing
+    /// registered there, or it stopped ringing by itself).
+    Unreachable(String),
     /// `hangup` or `hangup: LEG`.
     Hangup(Option<String>),
     /// `wait: DURATION`.
@@ -331,6 +334,7 @@ fn parse_step(v: &serde_json::Value, line: &str) -> Result<StepKind, String> {
             }),
         },
         "busy" => Ok(StepKind::Busy(text("an extension")?)),
+        "unreachable" => Ok(StepKind::Unreachable(text("an extension")?)),
         "hangup" => Ok(StepKind::Hangup(Some(text("a leg name")?))),
         "wait" => Ok(StepKind::Wait(Duration::parse(&text("a duration")?)?)),
         "leg" => Ok(StepKind::Leg(text("a leg name")?)),

@@ -3,6 +3,7 @@
 
 pub mod file;
 pub mod matching;
+pub mod record;
 pub mod report;
 pub mod runner;
 pub mod update;

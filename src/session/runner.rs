@@ -469,11 +469,14 @@ fn run_step(
             r.engine.handle(r.clock, Input::Progress { leg, progress });
             r.drain();
         }
-        StepKind::Busy(ext) => {
+        StepKind::Busy(ext) | StepKind::Unreachable(ext) => {
             let i = r.ringing_at(ext)?;
             r.legs[i].ringing_at = None;
             let leg = r.legs[i].id;
-            let progress = Progress::Busy;
+            let progress = match &step.kind {
+                StepKind::Busy(_) => Progress::Busy,
+                _ => Progress::Failed,
+            };
             r.engine.handle(r.clock, Input::Progress { leg, progress });
             r.drain();
         }

@@ -42,6 +42,10 @@ pub struct PlanParts {
     pub settings: PlanSettings,
     /// The prompt set.
     pub prompts: Arc<PromptSet>,
+    /// The plan's file, as recorded sessions name it.
+    pub dialplan: PathBuf,
+    /// The config's `system:` settings, for recorded sessions' `given`.
+    pub system: serde_json::Value,
 }
 
 /// Where and how to serve.
@@ -60,6 +64,8 @@ pub struct EdgeConfig {
     pub drain: Duration,
     /// Limits on SIP over TCP.
     pub tcp: TcpLimits,
+    /// Where to write each call as a session file (`--record`), if anywhere.
+    pub record: Option<PathBuf>,
 }
 
 /// What the operator asks of a running server.
@@ -83,7 +89,7 @@ enum ToSwitch {
     /// A message from the network, with the permit that bounds how many its sender
     /// (the UDP socket, or one TCP connection) may have waiting for the switch.
     Received(Input, OwnedSemaphorePermit),
-    Reload(PlanParts, Settings),
+    Reload(Box<PlanParts>, Settings),
     /// A TCP connection's reader has ended: close it once its answers are written.
     TcpClosed {
         addr: SocketAddr,
@@ -146,6 +152,7 @@ pub async fn serve(
                     bridged: HashMap::new(),
                     rtp,
                     data: crate::store::data_folder(&database),
+                    record: config.record.clone(),
                     drained: drained_tx,
                 };
                 thread.run(database, settings, parts, from_edge)
@@ -172,7 +179,7 @@ pub async fn serve(
                 drain,
             } => {
                 drain_limit = drain;
-                let _ = to_switch.send(ToSwitch::Reload(*parts, switch));
+                let _ = to_switch.send(ToSwitch::Reload(parts, switch));
             }
             Control::Drain => {
                 let _ = to_switch.send(ToSwitch::Drain);
@@ -289,7 +296,15 @@ struct SwitchThread {
     rtp: Ports,
     /// Where voicemail audio lives: the database's folder.
     data: PathBuf,
+    /// Where recorded calls go (`--record`).
+    record: Option<PathBuf>,
     drained: mpsc::UnboundedSender<()>,
+}
+
+/// Records calls under `parts`' plan.
+fn record_under(switch: &mut Switch<Rc<SqliteStore>>, parts: &PlanParts) {
+    let dialplan = parts.dialplan.display().to_string();
+    switch.record_sessions(parts.plan.clone(), dialplan, parts.system.clone());
 }
 
 fn engine(store: &Rc<SqliteStore>, parts: &PlanParts) -> Engine<Rc<SqliteStore>> {
@@ -323,6 +338,10 @@ impl SwitchThread {
             engine(&store, &parts),
             parts.prompts.clone(),
         );
+        if let Some(dir) = &self.record {
+            info!(folder = %dir.display(), "recording every call as a session file");
+            record_under(&mut switch, &parts);
+        }
         let mut draining = false;
         loop {
             let now = clock::now();
@@ -337,6 +356,9 @@ impl SwitchThread {
                 Ok(ToSwitch::TcpClosed { addr, id }) => self.links.finished(addr, id),
                 Ok(ToSwitch::Reload(parts, settings)) => {
                     switch.reload(engine(&store, &parts), parts.prompts.clone(), settings);
+                    if self.record.is_some() {
+                        record_under(&mut switch, &parts);
+                    }
                     info!(
                         "reloaded: new calls use the new plan; realm, digest, nonce lifetime, auth guard and drain apply"
                     );
@@ -429,6 +451,18 @@ impl SwitchThread {
             Output::FinishRecording { call } => self.to_media(call, ToMedia::FinishRecording),
             Output::PlayFile { call, file, mark } => {
                 self.to_media(call, ToMedia::PlayFile(file, mark));
+            }
+            Output::WriteSession { file, text } => {
+                let Some(dir) = self.record.clone() else {
+                    return;
+                };
+                self.runtime.spawn_blocking(move || {
+                    let path = dir.join(&file);
+                    match std::fs::write(&path, text) {
+                        Ok(()) => info!(file = %path.display(), "call recorded"),
+                        Err(e) => warn!(file = %path.display(), error = %e, "a recorded call was not written"),
+                    }
+                });
             }
             Output::DeleteFile { file } => {
                 let path = self.data.join(&file);

@@ -15,11 +15,13 @@ use super::sdp::{self, Negotiated, Origin};
 use super::source_guard::{GuardPolicy, SourceGuard};
 use super::transaction::{ClientKey, Delivery, Peer, ServerKey, Transactions, Transmit};
 use crate::clock::{Duration, Timestamp};
+use crate::dsl::Plan;
 use crate::engine::Engine;
 use crate::engine::event::{self as leg, LegId};
 use crate::media::prompt_set::PromptSet;
 use crate::media::stream::Format;
 use crate::media::tone;
+use crate::session::record::Recorder;
 use crate::store::Store;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -198,6 +200,13 @@ pub enum Output {
         /// Reported back in `PlayoutDone`.
         mark: u64,
     },
+    /// Write a recorded call (`--record`): `file` in the recording folder.
+    WriteSession {
+        /// The file name.
+        file: String,
+        /// The session's YAML.
+        text: String,
+    },
     /// Delete a file under the data directory (a deleted message's audio).
     DeleteFile {
         /// The file.
@@ -294,6 +303,8 @@ pub struct Switch<S: Store + Clone> {
     bridges: Vec<(CallId, CallId)>,
     /// Each bridged leg's partner, both ways.
     partners: HashMap<CallId, CallId>,
+    /// Writes calls as session files, when `--record` asks.
+    recorder: Option<Recorder>,
     /// Makes tags and branches unique to this process (from the driver's randomness).
     instance: u64,
     next_branch: u64,
@@ -333,6 +344,7 @@ impl<S: Store + Clone> Switch<S> {
             subscriptions: Vec::new(),
             bridges: Vec::new(),
             partners: HashMap::new(),
+            recorder: None,
             instance,
             next_branch: 1,
             next_call: 1,
@@ -462,9 +474,7 @@ impl<S: Store + Clone> Switch<S> {
                 matched,
             } => {
                 if let Some(index) = self.engine_index(engine) {
-                    self.engines[index]
-                        .1
-                        .handle(now, leg::Input::Verified { request, matched });
+                    self.feed(now, index, leg::Input::Verified { request, matched });
                     self.drain_engine(now, index);
                 }
             }
@@ -791,14 +801,12 @@ impl<S: Store + Clone> Switch<S> {
             },
         );
         let index = self.engines.len() - 1;
-        self.engines[index].1.handle(
-            now,
-            leg::Input::Call {
-                leg: id,
-                from: caller,
-                to: dialed,
-            },
-        );
+        let call = leg::Input::Call {
+            leg: id,
+            from: caller,
+            to: dialed,
+        };
+        self.feed(now, index, call);
         self.drain_engine(now, index);
     }
 
@@ -908,13 +916,11 @@ impl<S: Store + Clone> Switch<S> {
         }
         let generation = call.engine;
         if let Some(index) = self.engine_index(generation) {
-            self.engines[index].1.handle(
-                now,
-                leg::Input::Digit {
-                    leg: id,
-                    digit: key,
-                },
-            );
+            let digit = leg::Input::Digit {
+                leg: id,
+                digit: key,
+            };
+            self.feed(now, index, digit);
             self.drain_engine(now, index);
         }
     }
@@ -926,8 +932,45 @@ impl<S: Store + Clone> Switch<S> {
     /// Feeds an input to the engine of generation `engine` and does what it says.
     fn engine_input(&mut self, now: Timestamp, engine: u64, input: leg::Input) {
         if let Some(index) = self.engine_index(engine) {
-            self.engines[index].1.handle(now, input);
+            self.feed(now, index, input);
             self.drain_engine(now, index);
+        }
+    }
+
+    /// Gives engine `index` an input; a session recorder sees it first.
+    fn feed(&mut self, now: Timestamp, index: usize, input: leg::Input) {
+        if let Some(r) = self.recorder.as_mut() {
+            r.input(now, &input, &self.store);
+        }
+        self.engines[index].1.handle(now, input);
+    }
+
+    /// Calls over since the last look, written as session files.
+    fn finish_recordings(&mut self) {
+        let Some(r) = self.recorder.as_mut() else {
+            return;
+        };
+        let engines = &self.engines;
+        for w in r.finished(|l| engines.iter().any(|(_, e)| e.has_leg(l))) {
+            self.out.push_back(Output::WriteSession {
+                file: w.file,
+                text: w.text,
+            });
+        }
+    }
+
+    /// Records every call from now on as a session file (`pbxctl run --record`), under
+    /// `plan` (the file `dialplan`) with the config's `system`; after a reload, new
+    /// calls are recorded under the new plan and calls under way go on being recorded.
+    pub fn record_sessions(
+        &mut self,
+        plan: Arc<Plan>,
+        dialplan: String,
+        system: serde_json::Value,
+    ) {
+        match self.recorder.as_mut() {
+            Some(r) => r.set_plan(plan, dialplan, system),
+            None => self.recorder = Some(Recorder::new(plan, dialplan, system)),
         }
     }
 
@@ -964,6 +1007,9 @@ impl<S: Store + Clone> Switch<S> {
 
     fn drain_engine(&mut self, now: Timestamp, index: usize) {
         while let Some(output) = self.engines[index].1.poll() {
+            if let Some(r) = self.recorder.as_mut() {
+                r.output(now, &output, &self.store);
+            }
             match output {
                 leg::Output::Event { leg, event } => self.event(now, leg, event),
                 leg::Output::Place {
@@ -1001,6 +1047,7 @@ impl<S: Store + Clone> Switch<S> {
                 }
             }
         }
+        self.finish_recordings();
     }
 
     fn event(&mut self, now: Timestamp, id: CallId, event: leg::Event) {

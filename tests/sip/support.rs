@@ -198,9 +198,12 @@ impl Pbx {
         std::fs::write(&config, config_text(port, rtp, &setup)).unwrap();
         let stderr = std::fs::File::create(dir.path().join("pbx.stderr.log")).unwrap();
         let stdout = std::fs::File::create(dir.path().join("pbx.stdout.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_pbxctl"))
-            .args(["run", "--config"])
-            .arg(&config)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pbxctl"));
+        command.args(["run", "--config"]).arg(&config);
+        if setup.record {
+            command.arg("--record").arg(dir.path().join("recorded"));
+        }
+        let child = command
             .current_dir(dir.path())
             .env_remove("PBXCTL_CONFIG")
             .env_remove("PBXCTL_DB")
@@ -411,6 +414,8 @@ pub struct Setup<'a> {
     pub sip_extra: &'a str,
     /// The dialplan; the shipped default plan when `None`.
     pub dialplan: Option<PathBuf>,
+    /// Record every call as a session file in `<test folder>/recorded` (`--record`).
+    pub record: bool,
 }
 
 impl Default for Setup<'_> {
@@ -420,6 +425,7 @@ impl Default for Setup<'_> {
             digest: "[MD5, SHA-256]",
             sip_extra: "",
             dialplan: None,
+            record: false,
         }
     }
 }

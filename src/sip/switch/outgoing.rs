@@ -104,9 +104,7 @@ impl<S: Store + Clone> Switch<S> {
         if contacts.is_empty() {
             info!(call, %target, "nowhere to ring: no phone registered or no trunk");
             let progress = Progress::Failed;
-            self.engines[index]
-                .1
-                .handle(now, leg::Input::Progress { leg, progress });
+            self.feed(now, index, leg::Input::Progress { leg, progress });
             return;
         }
         let law = self
