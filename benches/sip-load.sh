@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SIP load benchmark of `pbxctl run` with SIPp: registrations per second, feature-code
-# calls per second with prompts streaming, and the rate of calls that check a secret.
-# See benches/sip-load/README.md for what the numbers mean.
+# calls per second with prompts streaming, the rate of calls that check a secret, and
+# bridged calls (phone to phone through the B2BUA): calls per second, and calls held with
+# RTP relayed both ways, measured by rtp-probe. See benches/sip-load/README.md for what
+# the numbers mean.
 #
 # Usage: bash benches/sip-load.sh [SECONDS]     (default 10: how long each step places calls)
 #
@@ -11,6 +13,9 @@
 #   CALL_LADDER="750 1000 1500"      ...then these, up to the first failure ("": skip)
 #   PW_RATES="20 40 60 80 100"       *11-with-password calls/s as 101, likewise
 #   MIX_PW_RATE=50 MIX_CALL_RATE=100 *11 calls without a secret, while this many check one
+#   BRIDGE_RATES="50 100 200 300"    bridged calls/s (held 1 s, no RTP), up to the first failure
+#   BRIDGE_CALLS=500 BRIDGE_RTP=20   bridged calls held at once, and seconds of RTP through them
+#   STEPS="register lobby password mix bridge"   which steps to run
 #   SETTLE=35                        idle seconds between steps (see settle())
 #   KEEP=1                           keep the work folder (config, database, logs) even on success
 #
@@ -26,11 +31,16 @@ call_ladder=${CALL_LADDER-750 1000 1500}
 pw_rates=${PW_RATES:-20 40 60 80 100}
 mix_pw_rate=${MIX_PW_RATE:-50}
 mix_call_rate=${MIX_CALL_RATE:-100}
+bridge_rates=${BRIDGE_RATES:-50 100 200 300}
+bridge_calls=${BRIDGE_CALLS:-500}
+bridge_rtp_seconds=${BRIDGE_RTP:-20}
+steps=" ${STEPS:-register lobby password mix bridge} "
 settle_seconds=${SETTLE:-35}
 drain_seconds=30        # the config's sip.drain: how long SIGTERM may take
 lobby_label='`*11`, no secret (103)'
 password_label='`*11` with password (101)'
 mix_label='`*11`, no secret (103), beside password calls'
+bridge_label='bridged call (200 → hunt 899 → 3xx), held 1 s'
 load_before=
 sampler_pid=
 built=
@@ -45,6 +55,7 @@ results=$work/results.tsv     # one line per step, read by report()
 notes=$work/notes.md          # evidence of anything that went wrong, read by report()
 : > "$results"
 : > "$notes"
+held=$work/held.tsv           # the held bridged calls' figures, read by report()
 
 log() { printf '\n== %s\n' "$*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
@@ -160,8 +171,8 @@ EOF
 }
 
 start_server() {
-  "$root/target/release/pbxctl" run --config "$work/pbx.yaml" \
-    > "$work/server.stdout.log" 2> "$work/server.stderr.log" < /dev/null &
+  "$root/target/release/pbxctl" run --config "$1" \
+    >> "$work/server.stdout.log" 2>> "$work/server.stderr.log" < /dev/null &
   server_pid=$!
   local deadline=$((SECONDS + 30))
   until sip_options "$sip_port" 200 2> /dev/null | grep -q '^SIP/2.0 200'; do
@@ -418,6 +429,169 @@ mixed_step() {
   wait "$bg" || echo "- **background password calls at $mix_pw_rate/s**: SIPp exit $?." >> "$notes"
 }
 
+# --- Bridged calls ------------------------------------------------------------------------
+
+# Phone to phone through the B2BUA needs a free phone per call: an extension in an answered
+# call is busy (FW-1). So the bridged steps run on their own server: extension 200 calls
+# 899, a hunt group (its follow-me list: 300, 301, ... in turn), and the first of those not
+# in a call answers. All 3xx phones are one SIPp (bridge-callee.xml) on one port.
+bridge_phones=0
+write_bridge_config() {
+  bridge_phones=$((bridge_calls > 500 ? bridge_calls : 500))
+  ((bridge_phones <= 599)) || die "BRIDGE_CALLS is at most 599 (extensions 300-898)"
+  {
+    echo "dialplan: $root/dialplans/default.pbx"
+    echo "database: $work/bridge.db"
+    echo "prompts: $root/prompts/en"
+    echo "sip: { listen: \"127.0.0.1:$sip_port\", rtp_ports: \"30000-39999\", realm: pbx.local,"
+    echo "       drain: ${drain_seconds}s, digest: [MD5, SHA-256],"
+    echo "       auth_guard: { failures: 1000000, window: 1s, block: 1s } }"
+    echo "extensions:"
+    echo "  \"200\": { name: Caller, secret: \"bench-200\", class: 1 }"
+    local i list=
+    for ((i = 0; i < bridge_phones; i++)); do
+      echo "  \"$((300 + i))\": { name: Phone $i, secret: \"bench-$((300 + i))\", class: 1 }"
+      list+="${list:+, }{ number: \"$((300 + i))\", ring_time: 30 }"
+    done
+    # The hunt group has no phone of its own: its own ring fails at once.
+    echo "  \"899\": { name: Hunt, secret: \"bench-899\", class: 1,"
+    echo "           follow_me: { enabled: true, ring_duration: 1, list: [$list] } }"
+  } > "$work/bridge.yaml"
+  # Each leg's SDP port, for SIPp's -inf: callers 21000+, called phones 23000+ (even
+  # ports, outside the server's RTP range 30000-39999 and SIPp's SIP ports).
+  local first
+  for first in 21000 23000; do
+    { echo SEQUENTIAL; for ((i = 0; i < 1000; i++)); do echo "$((first + 2 * i));"; done; } \
+      > "$work/ports-$first.csv"
+  done
+}
+
+# REGISTERs extensions $2..$2+$3-1 (secret bench-<ext>) from 127.0.0.1:$1, where the called
+# phones' SIPp then listens: the server reaches a phone over the flow it registered on.
+# SIPp cannot: its digest credentials are the same for every call.
+register_phones() {
+  python3 - "$sip_port" "$1" "$2" "$3" <<'PY'
+import hashlib, os, re, socket, sys
+server, port, first, count = (int(a) for a in sys.argv[1:5])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", port))
+s.settimeout(5)
+md5 = lambda t: hashlib.md5(t.encode()).hexdigest()
+uri = "sip:127.0.0.1:%d" % server
+def register(ext, cseq, call, authorization):
+    branch = "z9hG4bK" + os.urandom(6).hex()
+    s.sendto((
+        "REGISTER %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:%d@127.0.0.1>;tag=%s\r\nTo: <sip:%d@127.0.0.1>\r\n"
+        "Call-ID: %s\r\nCSeq: %d REGISTER\r\nContact: <sip:%d@127.0.0.1:%d>\r\nExpires: 3600\r\n"
+        "%sContent-Length: 0\r\n\r\n" % (uri, port, branch, ext, call, ext, call, cseq, ext, port,
+                                         authorization)).encode(), ("127.0.0.1", server))
+    while True:
+        reply = s.recv(65536).decode("utf-8", "replace")
+        status = int(reply.split(" ", 2)[1])
+        if status >= 200 and branch in reply:
+            return status, reply
+for ext in range(first, first + count):
+    call = "phone-%d-%s" % (ext, os.urandom(4).hex())
+    status, reply = register(ext, 1, call, "")
+    challenge = re.search(r"^WWW-Authenticate: *Digest (.*MD5.*)$", reply, re.I | re.M)
+    if status != 401 or not challenge:
+        sys.exit("REGISTER %d: %d, no MD5 challenge" % (ext, status))
+    p = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge.group(1)))
+    cnonce = os.urandom(4).hex()
+    ha1 = md5("%d:%s:bench-%d" % (ext, p["realm"], ext))
+    response = md5("%s:%s:00000001:%s:auth:%s" % (ha1, p["nonce"], cnonce, md5("REGISTER:" + uri)))
+    status, _ = register(ext, 2, call, (
+        'Authorization: Digest username="%d", realm="%s", nonce="%s", uri="%s", response="%s", '
+        'algorithm=MD5, qop=auth, nc=00000001, cnonce="%s"\r\n'
+        % (ext, p["realm"], p["nonce"], uri, response, cnonce)))
+    if status != 200:
+        sys.exit("REGISTER %d with credentials: %d" % (ext, status))
+PY
+}
+
+# The called phones: one SIPp answering every INVITE on $callee_port; logs each answered
+# leg's ports to $work/$1.callee.log. Sets callee_pid.
+callee_port=
+callee_pid=
+start_callees() {
+  local media
+  media=$(free_port $((callee_port + 1)) 2)
+  sipp -sf "$here/bridge-callee.xml" -inf "$work/ports-23000.csv" \
+    -i 127.0.0.1 -p "$callee_port" -mi 127.0.0.1 -mp "$media" -nostdin \
+    -trace_logs -log_file "$work/$1.callee.log" -trace_err -error_file "$work/$1.callee.errors.log" \
+    > "$work/$1.callee.stdout.log" 2>&1 &
+  callee_pid=$!
+  sleep 1
+  kill -0 "$callee_pid" 2> /dev/null || die "the called phones' SIPp exited: $(tail -3 "$work/$1.callee.stdout.log")"
+}
+
+stop_callees() {
+  [[ -z $callee_pid ]] || kill "$callee_pid" 2> /dev/null || true
+  wait "$callee_pid" 2> /dev/null || true
+  callee_pid=
+}
+
+# Lines in file $1 (0 if it is not there yet).
+lines_in() { [[ -f $1 ]] && wc -l < "$1" || echo 0; }
+
+# $bridge_calls calls placed at 50/s and held; once all are up, rtp-probe plays every
+# phone's RTP for $bridge_rtp_seconds s; then the callers hang up. Writes $held.
+bridge_hold() {
+  local name=held ramp=50
+  local hold_ms=$(((bridge_calls / ramp + bridge_rtp_seconds + 20) * 1000))
+  log "bridged calls held with RTP: $bridge_calls calls, $((2 * bridge_calls)) legs, ${bridge_rtp_seconds} s of RTP"
+  start_callees "$name"
+  local sipp_port media_port
+  sipp_port=$(free_port 25060)
+  media_port=$(free_port $((sipp_port + 1)) 2)
+  sipp -sf "$here/bridge-caller.xml" -inf "$work/ports-21000.csv" \
+    -s 899 -set caller 200 -au 200 -ap bench-200 -auth_uri "899@127.0.0.1:$sip_port" \
+    -i 127.0.0.1 -p "$sipp_port" -mi 127.0.0.1 -mp "$media_port" \
+    -r "$ramp" -rp 1000 -l "$bridge_calls" -m "$bridge_calls" -d "$hold_ms" \
+    -timeout "$((hold_ms / 1000 + 60))s" -timeout_error -nostdin \
+    -trace_stat -stf "$work/$name.stat.csv" -fd 1 \
+    -trace_logs -log_file "$work/$name.caller.log" -trace_err -error_file "$work/$name.errors.log" \
+    "127.0.0.1:$sip_port" > "$work/$name.stdout.log" 2>&1 &
+  local caller_pid=$! deadline=$((SECONDS + bridge_calls / ramp + 30))
+  until (($(lines_in "$work/$name.caller.log") >= bridge_calls && $(lines_in "$work/$name.callee.log") >= bridge_calls)); do
+    if ((SECONDS > deadline)) || ! kill -0 "$caller_pid" 2> /dev/null; then
+      echo "- **held bridged calls**: only $(lines_in "$work/$name.caller.log") of $bridge_calls answered" \
+        "(the called phones saw $(lines_in "$work/$name.callee.log")); SIPp's errors:" >> "$notes"
+      sipp_error_kinds "$work/$name.errors.log" 4 | sed 's/^/      /' >> "$notes"
+      break
+    fi
+    sleep 0.5
+  done
+
+  # CPU over the RTP window only: every call is up and nothing is being set up.
+  local ticks0 host0 sipp0 t0 t1
+  ticks0=$(cpu_ticks "$server_pid"); host0=$(host_busy_ticks)
+  sipp0=$(($(cpu_ticks "$caller_pid") + $(cpu_ticks "$callee_pid")))
+  t0=$(now_ns)
+  /usr/bin/time -f '%U %S' -o "$work/$name.probe.time" \
+    "$root/target/release/examples/rtp-probe" "$work/$name.caller.log" "$work/$name.callee.log" \
+    "$bridge_rtp_seconds" > "$work/$name.probe.log" 2>&1 || echo "- **rtp-probe**: $(tail -1 "$work/$name.probe.log")" >> "$notes"
+  t1=$(now_ns)
+  local wall server_ticks sipp_ticks host_ticks
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+  server_ticks=$(($(cpu_ticks "$server_pid") - ticks0))
+  sipp_ticks=$(($(cpu_ticks "$caller_pid") + $(cpu_ticks "$callee_pid") - sipp0))
+  host_ticks=$(($(host_busy_ticks) - host0))
+  local probe_secs
+  probe_secs=$(awk 'NF == 2 { print $1 + $2 }' "$work/$name.probe.time")
+  local cores
+  cores=$(awk -v s="$server_ticks" -v p="$sipp_ticks" -v h="$host_ticks" -v q="$probe_secs" -v hz="$clk_tck" -v w="$wall" \
+    'BEGIN { r = (h - s - p) / hz / w - q / w; printf "%.2f %.2f %.2f %.2f", s / hz / w, p / hz / w, q / w, r < 0 ? 0 : r }')
+  local code=0
+  wait "$caller_pid" || code=$?
+  stop_callees
+  kill -0 "$server_pid" 2> /dev/null || die "pbxctl run died while holding bridged calls"
+  cat "$work/$name.probe.log" >&2
+  printf '%s\t%s\t%s\n' "$bridge_calls" "$cores" "$code" > "$held"
+  grep -E '^(caller|callee)->' "$work/$name.probe.log" >> "$held" || true
+}
+
 # --- The report ---------------------------------------------------------------------------
 
 # results.tsv columns: 1 label, 2 target/s, 3 placed, 4 ok, 5 failed, 6 unfinished, 7 ok/s,
@@ -438,6 +612,26 @@ best_rate() {
 # The results line of step $1 at target rate $2.
 step_line() { awk -F'\t' -v l="$1" -v r="$2" '$1 == l && $2 == r' "$results" | tail -1; }
 
+# The summary's rows for the held bridged calls, from $held.
+held_rows() {
+  [[ -s $held ]] || return 0
+  local calls server sipp probe rest code
+  read -r calls server sipp probe rest code < "$held"
+  # name=value fields of rtp-probe's line for direction $1.
+  probe_field() { grep "^$1 " "$held" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+  local up down
+  for up in caller-\>callee callee-\>caller; do
+    local sent received lost legs
+    sent=$(probe_field "$up" sent); received=$(probe_field "$up" received)
+    lost=$(probe_field "$up" lost); legs=$(probe_field "$up" legs)
+    down+="$up: ${legs:-0} streams, $((${sent:-0} / bridge_rtp_seconds)) packets/s sent, ${lost:-?} of ${sent:-?} lost,"
+    down+=" relay-added jitter p99 $(probe_field "$up" jitter_p99_ms) ms, transit p99 $(probe_field "$up" transit_p99_ms) ms"
+    down+=" (max $(probe_field "$up" transit_max_ms) ms); "
+  done
+  echo "| bridged calls held at once with RTP both ways, ${bridge_rtp_seconds} s | $calls calls, $((2 * calls)) legs; ${down%; } |"
+  echo "| server CPU while relaying them | $server cores; $(awk -v c="$server" -v n="$calls" 'BEGIN { printf "%.3f", n ? c * 100 / n : 0 }') cores per 100 bridged calls; SIPp (both sides) $sipp, rtp-probe $probe, rest of host $rest; caller SIPp exit $code |"
+}
+
 report() {
   local lobby
   lobby=$(step_line "$lobby_label" "$call_rate")
@@ -453,7 +647,7 @@ report() {
     echo
     echo "| figure | value |"
     echo "|---|---|"
-    echo "| REGISTER (digest auth): highest rate with every answer within 500 ms / with every registration done | $(best_rate "REGISTER (103)" quiet) / $(best_rate "REGISTER (103)") |"
+    ! wanted register || echo "| REGISTER (digest auth): highest rate with every answer within 500 ms / with every registration done | $(best_rate "REGISTER (103)" quiet) / $(best_rate "REGISTER (103)") |"
     if [[ -n $lobby ]]; then
       local rate total ok failed unfinished per_s peak rt retrans srv peak_srv sw sp rest length
       IFS=$'\t' read -r _ rate total ok failed unfinished per_s peak rt retrans srv peak_srv sw sp rest _ _ _ length \
@@ -462,14 +656,18 @@ report() {
       echo "| peak concurrent calls in that step (prompt streaming as RTP) | $peak |"
       echo "| server CPU in that step | $srv cores on average, $peak_srv in the busiest second; switch thread $sw; SIPp $sp; rest of host $rest |"
     fi
-    echo "| \`*11\` without a secret: highest rate with every answer within 500 ms / with every call done | $(best_rate "$lobby_label" quiet) / $(best_rate "$lobby_label") |"
-    echo "| \`*11\` with password (argon2id): highest rate with every answer within 500 ms / with every call done | $(best_rate "$password_label" quiet) / $(best_rate "$password_label") |"
+    ! wanted lobby || echo "| \`*11\` without a secret: highest rate with every answer within 500 ms / with every call done | $(best_rate "$lobby_label" quiet) / $(best_rate "$lobby_label") |"
+    ! wanted password || echo "| \`*11\` with password (argon2id): highest rate with every answer within 500 ms / with every call done | $(best_rate "$password_label" quiet) / $(best_rate "$password_label") |"
     local mix
     mix=$(step_line "$mix_label" "$mix_call_rate")
     if [[ -n $mix ]]; then
       local m_rate m_ok m_total m_rt m_retrans m_sw
       IFS=$'\t' read -r _ m_rate m_total m_ok _ _ _ _ m_rt m_retrans _ _ m_sw _ <<< "$mix"
       echo "| \`*11\` without a secret at $m_rate/s while $mix_pw_rate/s check a password | answer $m_rt ms; $m_ok of $m_total ok; $m_retrans retransmissions; switch thread $m_sw cores |"
+    fi
+    if wanted bridge; then
+      echo "| bridged calls (200 → hunt group 899 → a free phone, held 1 s, no RTP): highest rate with every answer within 500 ms / with every call done | $(best_rate "$bridge_label" quiet) / $(best_rate "$bridge_label") |"
+      held_rows
     fi
     echo "| SIGTERM at the end | $shutdown |"
     echo
@@ -505,6 +703,21 @@ report() {
 
 # --- Main ---------------------------------------------------------------------------------
 
+# Whether step $1 was asked for (STEPS).
+wanted() { [[ $steps == *" $1 "* ]]; }
+
+# Settles before every step on a server but its first.
+fresh=1
+between_steps() { ((fresh)) || settle; fresh=0; }
+
+# SIGTERM to the server; a slow or unclean exit is noted.
+finish_server() {
+  log "stopping pbxctl run (SIGTERM)"
+  stop_server
+  echo "   $shutdown" >&2
+  [[ $shutdown == "exit 0 "* ]] || echo "- **SIGTERM**: $shutdown (expected exit 0 within ${drain_seconds} s)." >> "$notes"
+}
+
 main() {
   local tool
   for tool in cargo sipp python3 ss nstat timeout; do
@@ -514,49 +727,76 @@ main() {
   (($(ulimit -n) >= 4096)) || echo "warning: ulimit -n is $(ulimit -n); each call holds an RTP socket" >&2
 
   log "building"
-  (cd "$root" && cargo build --release)
+  (cd "$root" && cargo build --release && cargo build --release --example rtp-probe)
   # What was built: others may commit while the benchmark runs.
   built=$(git -C "$root" rev-parse --short HEAD 2> /dev/null || echo "?")
   [[ -z $(git -C "$root" status --porcelain -- src Cargo.toml Cargo.lock 2> /dev/null) ]] \
     || built="$built with uncommitted changes"
-
   sip_port=$(free_port 15060)
-  write_config
-  log "starting pbxctl run on 127.0.0.1:$sip_port (work folder $work)"
-  start_server
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-  # 1. Registrations: REGISTER, 401, REGISTER with credentials, 200.
-  ladder register "REGISTER (103)" "$reg_rates" "$here/register.xml" 3000 5 \
-    -s 103 -au 103 -ap sip-pass-103 -auth_uri "127.0.0.1:$sip_port"
+  if wanted register || wanted lobby || wanted password || wanted mix; then
+    write_config
+    log "starting pbxctl run on 127.0.0.1:$sip_port (work folder $work)"
+    start_server "$work/pbx.yaml"
+    fresh=1
 
-  # 2. Calls the dialplan answers, plays a 2.6 s prompt to and hangs up: no secret checked.
-  #    First at the target rate, then up a ladder of higher rates for the highest that
-  #    holds. -l 4900: a call lasts ~2.9 s (1,450 up at 500/s), and each holds one of the
-  #    5,000 RTP ports of 30000-39999.
-  local lobby_args=(-s '*11' -set caller 103 -au 103 -ap sip-pass-103 -auth_uri "*11@127.0.0.1:$sip_port")
-  settle
-  run_step lobby "$lobby_label" "$here/star11-lobby.xml" "$call_rate" 4900 25 "${lobby_args[@]}" || true
-  if [[ -n $call_ladder ]]; then
-    settle
-    ladder lobby "$lobby_label" "$call_ladder" "$here/star11-lobby.xml" 4900 25 "${lobby_args[@]}"
+    # 1. Registrations: REGISTER, 401, REGISTER with credentials, 200.
+    if wanted register; then
+      between_steps
+      ladder register "REGISTER (103)" "$reg_rates" "$here/register.xml" 3000 5 \
+        -s 103 -set expires 60 -au 103 -ap sip-pass-103 -auth_uri "127.0.0.1:$sip_port"
+    fi
+
+    # 2. Calls the dialplan answers, plays a 2.6 s prompt to and hangs up: no secret
+    #    checked. First at the target rate, then up a ladder of higher rates for the
+    #    highest that holds. -l 4900: a call lasts ~2.9 s (1,450 up at 500/s), and each
+    #    holds one of the 5,000 RTP ports of 30000-39999.
+    local lobby_args=(-s '*11' -set caller 103 -au 103 -ap sip-pass-103 -auth_uri "*11@127.0.0.1:$sip_port")
+    if wanted lobby; then
+      between_steps
+      run_step lobby "$lobby_label" "$here/star11-lobby.xml" "$call_rate" 4900 25 "${lobby_args[@]}" || true
+      if [[ -n $call_ladder ]]; then
+        settle
+        ladder lobby "$lobby_label" "$call_ladder" "$here/star11-lobby.xml" 4900 25 "${lobby_args[@]}"
+      fi
+    fi
+
+    # 3. Calls that check the terminal password: argon2id, verified on the blocking pool
+    #    (as many at once as there are cores), never on the switch thread.
+    local password_args=(-s '*11' -set caller 101 -au 101 -ap sip-pass-101 -auth_uri "*11@127.0.0.1:$sip_port")
+    if wanted password; then
+      between_steps
+      ladder password "$password_label" "$pw_rates" "$here/star11-password.xml" 3000 30 "${password_args[@]}"
+    fi
+
+    # 4. Calls that check no secret while $mix_pw_rate a second check one beside them: the
+    #    switch answers them as if the secret checks were not there.
+    if wanted mix; then
+      between_steps
+      mixed_step "${password_args[@]}" -- "${lobby_args[@]}"
+    fi
+    finish_server
   fi
 
-  # 3. Calls that check the terminal password: argon2id, verified on the blocking pool
-  #    (as many at once as there are cores), never on the switch thread.
-  local password_args=(-s '*11' -set caller 101 -au 101 -ap sip-pass-101 -auth_uri "*11@127.0.0.1:$sip_port")
-  settle
-  ladder password "$password_label" "$pw_rates" "$here/star11-password.xml" 3000 30 "${password_args[@]}"
-
-  # 4. Calls that check no secret while $mix_pw_rate a second check one beside them: the
-  #    switch answers them as if the secret checks were not there.
-  settle
-  mixed_step "${password_args[@]}" -- "${lobby_args[@]}"
-
-  log "stopping pbxctl run (SIGTERM)"
-  stop_server
-  echo "   $shutdown" >&2
-  [[ $shutdown == "exit 0 "* ]] || echo "- **SIGTERM**: $shutdown (expected exit 0 within ${drain_seconds} s)." >> "$notes"
+  # 5. Bridged calls, on a server of their own (see write_bridge_config).
+  if wanted bridge; then
+    write_bridge_config
+    log "starting pbxctl run for bridged calls on 127.0.0.1:$sip_port ($bridge_phones phones)"
+    start_server "$work/bridge.yaml"
+    callee_port=$(free_port 25100)
+    register_phones "$callee_port" 300 "$bridge_phones" || die "the called phones could not register"
+    fresh=1
+    between_steps
+    start_callees bridge
+    ladder bridge "$bridge_label" "$bridge_rates" "$here/bridge-caller.xml" 450 15 \
+      -s 899 -set caller 200 -au 200 -ap bench-200 -auth_uri "899@127.0.0.1:$sip_port" \
+      -inf "$work/ports-21000.csv" -d 1000
+    stop_callees
+    settle
+    bridge_hold
+    finish_server
+  fi
 
   report
 }
