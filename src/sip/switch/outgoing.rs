@@ -1,20 +1,24 @@
 //! Legs the PBX places (the user-agent-client half of the back-to-back user agent): an
 //! INVITE to every registered contact of an extension at once, over the flow each one
-//! registered on; the first to answer wins and the others are cancelled; then the dialog
-//! of the one that answered, until either side ends it.
+//! registered on, or one INVITE to a trunk for a number outside; the first to answer
+//! wins and the others are cancelled; then the dialog of the one that answered, until
+//! either side ends it. A trunk that challenges the INVITE gets it again with our
+//! credentials.
 
 use super::{ALLOW, CallId, Output, Switch};
 use crate::clock::Timestamp;
 use crate::engine::event::{self as leg, LegId, Progress, Target};
 use crate::media::g711::Law;
 use crate::media::stream::Format;
+use crate::sip::auth::{Challenge, DigestClient};
 use crate::sip::message::{self, Headers, Method, Request, Response, Uri};
 use crate::sip::registrar::Binding;
 use crate::sip::sdp::{self, Negotiated, Origin};
 use crate::sip::transaction::{ClientKey, Peer, Transport};
+use crate::sip::trunk::{CallerId, Trunk};
 use crate::store::Store;
 use std::net::SocketAddr;
-use tracing::info;
+use tracing::{info, warn};
 
 /// A leg the PBX places.
 pub(super) struct Outgoing {
@@ -26,6 +30,10 @@ pub(super) struct Outgoing {
     pub from: String,
     /// Where it rings.
     pub target: Target,
+    /// The trunk it goes out on (a number outside), by name.
+    pub trunk: Option<String>,
+    /// Our account there, for its challenges.
+    pub digest: Option<DigestClient>,
     /// Our Call-ID and From tag for its dialog.
     pub call_id: String,
     pub local_tag: String,
@@ -53,6 +61,8 @@ pub(super) struct Fork {
     pub invite: Request,
     pub peer: Peer,
     pub outcome: Option<ForkOutcome>,
+    /// Challenges answered for it.
+    pub answered: u8,
 }
 
 /// An INVITE cancelled after its leg was forgotten.
@@ -97,9 +107,31 @@ impl<S: Store + Clone> Switch<S> {
         from: String,
         target: Target,
     ) {
-        let contacts = match &target {
-            Target::Extension(ext) => self.registrar.bindings(ext, now),
-            Target::Outside(_) => Vec::new(),
+        let trunk = match &target {
+            Target::Extension(_) => None,
+            Target::Outside(_) => self.settings.trunks.outbound().cloned(),
+            Target::Emergency(number) => {
+                let trunk = self.settings.trunks.emergency().cloned();
+                match &trunk {
+                    Some(t) => warn!(call, trunk = %t.name, number = %number, "emergency call"),
+                    None => {
+                        warn!(call, number = %number, "an emergency call, and no trunk to carry it")
+                    }
+                }
+                trunk
+            }
+        };
+        let contacts = match (&target, &trunk) {
+            (Target::Extension(ext), _) => self.registrar.bindings(ext, now),
+            (Target::Outside(number) | Target::Emergency(number), Some(t)) => vec![Binding {
+                contact: format!("sip:{number}@{}", t.domain),
+                source: Peer {
+                    transport: Transport::Udp,
+                    addr: t.address,
+                },
+                expires_at: now,
+            }],
+            (_, None) => Vec::new(),
         };
         if contacts.is_empty() {
             info!(call, %target, "nowhere to ring: no phone registered or no trunk");
@@ -114,6 +146,13 @@ impl<S: Store + Clone> Switch<S> {
         let local_tag = self.tag(leg);
         let engine = self.engines[index].0;
         let call_id = format!("{local_tag}@{}", self.settings.local.ip());
+        let from = match &trunk {
+            Some(t) => self.caller_id(t, from),
+            None => from,
+        };
+        if let Some(t) = &trunk {
+            info!(call, leg, trunk = %t.name, %target, caller_id = %from, "calling out");
+        }
         self.outgoing.insert(
             leg,
             Outgoing {
@@ -121,6 +160,8 @@ impl<S: Store + Clone> Switch<S> {
                 call,
                 from,
                 target,
+                digest: trunk.as_ref().and_then(Trunk::digest_client),
+                trunk: trunk.map(|t| t.name),
                 call_id: call_id.clone(),
                 local_tag,
                 media: None,
@@ -165,6 +206,7 @@ impl<S: Store + Clone> Switch<S> {
                         invite,
                         peer: binding.source,
                         outcome: None,
+                        answered: 0,
                     });
                 }
             }
@@ -173,28 +215,34 @@ impl<S: Store + Clone> Switch<S> {
 
     fn invite_for(&mut self, id: LegId, binding: &Binding, media: SocketAddr) -> Request {
         let local = self.settings.local;
-        let realm = self.settings.realm.clone();
         let branch = self.next_branch();
         let o = &self.outgoing[&id];
+        // A trunk's calls are in its domain, as its user; a phone's in our realm.
+        let trunk = o
+            .trunk
+            .as_deref()
+            .and_then(|t| self.settings.trunks.named(t));
+        let domain = trunk.map_or(self.settings.realm.as_str(), |t| t.domain.as_str());
+        let contact_user = trunk.map_or("pbx", Trunk::user);
         let uri = Uri::parse(&binding.contact).unwrap_or_else(|| Uri {
             scheme: "sip".into(),
             host: binding.source.addr.to_string(),
             ..Uri::default()
         });
         let target = match &o.target {
-            Target::Extension(e) | Target::Outside(e) => e.clone(),
+            Target::Extension(e) | Target::Outside(e) | Target::Emergency(e) => e.clone(),
         };
         let mut headers = Headers::default();
         headers.push("Via", via(binding.source, local, &branch));
         headers.push("Max-Forwards", "70");
         headers.push(
             "From",
-            format!("<sip:{}@{realm}>;tag={}", o.from, o.local_tag),
+            format!("<sip:{}@{domain}>;tag={}", o.from, o.local_tag),
         );
-        headers.push("To", format!("<sip:{target}@{realm}>"));
+        headers.push("To", format!("<sip:{target}@{domain}>"));
         headers.push("Call-ID", o.call_id.clone());
         headers.push("CSeq", "1 INVITE");
-        headers.push("Contact", contact(binding.source, local));
+        headers.push("Contact", contact(binding.source, local, contact_user));
         headers.push("Allow", ALLOW);
         headers.push("Content-Type", "application/sdp");
         Request {
@@ -227,7 +275,13 @@ impl<S: Store + Clone> Switch<S> {
                 }
             }
             200..=299 => self.answered(now, id, &key, &response),
+            401 | 407 if self.outgoing.get(&id).is_some_and(|o| o.trunk.is_some()) => {
+                self.invite_challenged(now, id, &key, &response);
+            }
             _ => {
+                if let Some(trunk) = self.outgoing.get(&id).and_then(|o| o.trunk.as_deref()) {
+                    info!(leg = id, trunk, status, "the trunk did not take the call");
+                }
                 let outcome = match status {
                     486 | 600 | 603 => ForkOutcome::Busy,
                     487 => ForkOutcome::Cancelled,
@@ -235,6 +289,75 @@ impl<S: Store + Clone> Switch<S> {
                 };
                 self.fork_ended(now, id, &key, outcome);
             }
+        }
+    }
+
+    /// A trunk challenged our INVITE: the same INVITE again (next CSeq, same Call-ID
+    /// and From tag) with our answer; challenged again means the credentials are
+    /// wrong, unless only the nonce was stale.
+    fn invite_challenged(
+        &mut self,
+        now: Timestamp,
+        id: LegId,
+        key: &ClientKey,
+        response: &Response,
+    ) {
+        let (read, write) = if response.status == 401 {
+            ("WWW-Authenticate", "Authorization")
+        } else {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        };
+        let challenge = Challenge::first_of(response.headers.all(read));
+        let (local, branch, cnonce) = (self.settings.local, self.next_branch(), self.cnonce());
+        let Some(o) = self.outgoing.get_mut(&id) else {
+            return;
+        };
+        let Some(fork) = o.forks.iter_mut().find(|f| f.key == *key) else {
+            return;
+        };
+        let answerable = challenge.filter(|c| fork.answered == 0 || (c.stale && fork.answered < 2));
+        let (Some(challenge), Some(client)) = (answerable, o.digest.as_mut()) else {
+            let trunk = o.trunk.clone().unwrap_or_default();
+            info!(leg = id, %trunk, status = response.status, "the trunk refused our credentials for the call");
+            return self.fork_ended(now, id, key, ForkOutcome::Failed);
+        };
+        o.cseq += 1;
+        let mut invite = fork.invite.clone();
+        invite.headers.set("CSeq", format!("{} INVITE", o.cseq));
+        invite.headers.set("Via", via(fork.peer, local, &branch));
+        invite.headers.remove("Authorization");
+        invite.headers.remove("Proxy-Authorization");
+        let uri = invite.uri.to_string();
+        invite
+            .headers
+            .push(write, client.answer(&challenge, "INVITE", &uri, &cnonce));
+        fork.answered += 1;
+        let peer = fork.peer;
+        let Some(new_key) = self.transactions.request(now, peer, invite.clone()) else {
+            return self.fork_ended(now, id, key, ForkOutcome::Failed);
+        };
+        self.fork_keys.remove(key);
+        self.fork_keys.insert(new_key.clone(), id);
+        if let Some(fork) = self
+            .outgoing
+            .get_mut(&id)
+            .and_then(|o| o.forks.iter_mut().find(|f| f.key == *key))
+        {
+            fork.key = new_key;
+            fork.invite = invite;
+        }
+    }
+
+    /// The calling number a trunk's call shows: its fixed caller ID, or the calling
+    /// extension's own (`caller_id`, else its number); an outside caller sent back out
+    /// (a forward) keeps their number.
+    fn caller_id(&self, trunk: &Trunk, from: String) -> String {
+        match &trunk.caller_id {
+            CallerId::Fixed(number) => number.clone(),
+            CallerId::Extension => match self.store.extension(&from) {
+                Ok(Some(record)) => record.config.caller_id.unwrap_or(from),
+                _ => from,
+            },
         }
     }
 
@@ -374,6 +497,7 @@ impl<S: Store + Clone> Switch<S> {
                 invite: f.invite.clone(),
                 peer: f.peer,
                 outcome: None,
+                answered: f.answered,
             })
             .collect();
         for f in pending {
@@ -550,11 +674,11 @@ pub(super) fn via(peer: Peer, local: SocketAddr, branch: &str) -> String {
     )
 }
 
-/// Our Contact, reachable over the transport the peer uses.
-pub(super) fn contact(peer: Peer, local: SocketAddr) -> String {
+/// Our Contact as `user`, reachable over the transport the peer uses.
+pub(super) fn contact(peer: Peer, local: SocketAddr, user: &str) -> String {
     match peer.transport {
-        Transport::Udp => format!("<sip:pbx@{local}>"),
-        Transport::Tcp => format!("<sip:pbx@{local};transport=tcp>"),
+        Transport::Udp => format!("<sip:{user}@{local}>"),
+        Transport::Tcp => format!("<sip:{user}@{local};transport=tcp>"),
     }
 }
 
