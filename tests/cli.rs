@@ -422,7 +422,7 @@ fn the_example_config_is_valid_with_its_trunk_uncommented() {
         uncommented.push('\n');
     }
     assert!(
-        uncommented.contains("\ntrunks:\n  carrier:\n"),
+        uncommented.contains("\ntrunks:\n  carrier:"),
         "{uncommented}"
     );
     let tmp = tempfile::tempdir().unwrap();
