@@ -594,7 +594,7 @@ impl<'a> Sipp<'a> {
     }
 
     /// Sends from this port (a trunk's address, which the server trusts).
-    pub fn from_port(mut self, port: u16) -> Self {
+    pub fn sending_from(mut self, port: u16) -> Self {
         self.local_port = Some(port);
         self
     }

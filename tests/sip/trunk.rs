@@ -183,7 +183,7 @@ fn a_call_from_the_carrier_to_a_did_rings_the_extension() {
     );
     // From the trunk's address, so not challenged (a 401 would fail the scenario).
     Sipp::new(&pbx, "from-carrier", &call, "5550102")
-        .from_port(port)
+        .sending_from(port)
         .run()
         .assert_ok(&pbx);
     bob.event("CALL_ESTABLISHED", Duration::from_secs(2));
