@@ -13,7 +13,7 @@
 //! need no server.
 //!
 //! The SIPp scenarios are tests/sip/*.xml; `call.xml`, `info_digit.xml`,
-//! `refused.xml` and the trunks' far ends (`carrier.xml`, `answer.xml`,
+//! `refused.xml` and the trunks' far ends (`carrier.xml`, `registrar.xml`, `answer.xml`,
 //! `carrier_call.xml`) are templates whose `{{names}}` the tests fill in.
 
 #[path = "sip/baresip.rs"]

@@ -1,5 +1,6 @@
 //! Trunks against SIPp as the carrier: registration and an outside call through it
-//! (digest answered, the prefix stripped, the extension's caller ID), a class-4
+//! (digest answered, the prefix stripped, the extension's caller ID), the
+//! registration refreshed before it lapses, a class-4
 //! extension refused outside while its 911 reaches the emergency trunk, and a call
 //! from the carrier to a DID ringing the extension's phone.
 
@@ -88,6 +89,43 @@ fn an_outside_call_reaches_the_carrier_without_the_prefix_and_with_the_callers_i
         )
     );
     let log = pbx.log();
+    assert!(
+        !log.contains("trunk-secret"),
+        "the trunk's secret is in the log:\n{log}"
+    );
+}
+
+#[test]
+fn the_registration_is_refreshed_before_it_lapses_with_the_last_nonce_counted_up() {
+    let port = free_port();
+    let pbx = Pbx::with(Setup {
+        trunks: format!(
+            "trunks:\n  carrier:\n    address: \"127.0.0.1:{port}\"\n    username: pbx01\n    \
+             secret: \"trunk-secret\"\n    register: true\n"
+        ),
+        ..Setup::default()
+    });
+    // A grant of 2 s: the refresh is due after 1 s, and the registrar gives up at 2 s.
+    let registrar = scenario(
+        &pbx,
+        "registrar.xml",
+        "registrar",
+        &[
+            ("user", "pbx01"),
+            ("secret", "trunk-secret"),
+            ("expires", "2"),
+        ],
+    );
+    Sipp::uas(&pbx, "registrar", &registrar, port, 1)
+        .spawn()
+        .wait()
+        .assert_ok(&pbx);
+    let log = pbx.log();
+    assert!(
+        log.contains("registered with the trunk") && log.contains("registration refreshed"),
+        "{}",
+        pbx.report()
+    );
     assert!(
         !log.contains("trunk-secret"),
         "the trunk's secret is in the log:\n{log}"
