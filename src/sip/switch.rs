@@ -33,6 +33,7 @@ use tracing::{info, warn};
 mod message_waiting;
 mod outgoing;
 mod registering;
+mod through_trunk;
 mod voicemail;
 
 /// Identifies a call leg, ours or placed; the same number is the engine's leg id.

@@ -92,12 +92,18 @@ impl Trunks {
         self.0.iter().find(|t| t.outbound)
     }
 
-    /// The trunk emergency calls use: the one marked `emergency`, else the outbound one.
-    pub fn emergency(&self) -> Option<&Trunk> {
-        self.0
-            .iter()
-            .find(|t| t.emergency)
-            .or_else(|| self.outbound())
+    /// The trunks an emergency call tries, in turn until one takes it: the one marked
+    /// `emergency`, the outbound one, then every other (no trunk may refuse it for
+    /// being the wrong one).
+    pub fn for_emergency(&self) -> Vec<&Trunk> {
+        let mut order: Vec<&Trunk> = self.0.iter().filter(|t| t.emergency).collect();
+        order.extend(self.outbound());
+        for t in &self.0 {
+            if !order.iter().any(|o| o.name == t.name) {
+                order.push(t);
+            }
+        }
+        order
     }
 
     /// A trunk by name.
@@ -128,17 +134,20 @@ mod tests {
     }
 
     #[test]
-    fn emergency_calls_take_the_marked_trunk_else_the_outbound_one() {
+    fn emergency_calls_try_the_marked_trunk_then_the_outbound_one_then_the_rest() {
         let both = Trunks(vec![
             trunk("backup", 5070, false, false),
             trunk("carrier", 5080, true, false),
             trunk("psap", 5090, false, true),
         ]);
+        let names = |ts: &Trunks| -> Vec<String> {
+            ts.for_emergency().iter().map(|t| t.name.clone()).collect()
+        };
         assert_eq!(both.outbound().unwrap().name, "carrier");
-        assert_eq!(both.emergency().unwrap().name, "psap");
+        assert_eq!(names(&both), ["psap", "carrier", "backup"]);
         let one = Trunks(vec![trunk("carrier", 5080, true, false)]);
-        assert_eq!(one.emergency().unwrap().name, "carrier");
-        assert!(Trunks::default().emergency().is_none());
+        assert_eq!(names(&one), ["carrier"]);
+        assert!(Trunks::default().for_emergency().is_empty());
         assert_eq!(
             both.at("127.0.0.1:5090".parse().unwrap()).unwrap().name,
             "psap"

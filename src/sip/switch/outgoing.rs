@@ -2,23 +2,23 @@
 //! INVITE to every registered contact of an extension at once, over the flow each one
 //! registered on, or one INVITE to a trunk for a number outside; the first to answer
 //! wins and the others are cancelled; then the dialog of the one that answered, until
-//! either side ends it. A trunk that challenges the INVITE gets it again with our
-//! credentials.
+//! either side ends it. What is particular to trunks is in `through_trunk`.
 
+use super::through_trunk::trunk_binding;
 use super::{ALLOW, CallId, Output, Switch};
 use crate::clock::Timestamp;
 use crate::engine::event::{self as leg, LegId, Progress, Target};
 use crate::media::g711::Law;
 use crate::media::stream::Format;
-use crate::sip::auth::{Challenge, DigestClient};
+use crate::sip::auth::DigestClient;
 use crate::sip::message::{self, Headers, Method, Request, Response, Uri};
 use crate::sip::registrar::Binding;
 use crate::sip::sdp::{self, Negotiated, Origin};
 use crate::sip::transaction::{ClientKey, Peer, Transport};
-use crate::sip::trunk::{CallerId, Trunk};
+use crate::sip::trunk::Trunk;
 use crate::store::Store;
 use std::net::SocketAddr;
-use tracing::{info, warn};
+use tracing::info;
 
 /// A leg the PBX places.
 pub(super) struct Outgoing {
@@ -26,7 +26,7 @@ pub(super) struct Outgoing {
     pub engine: u64,
     /// The caller's leg it was placed for.
     pub call: CallId,
-    /// The calling number shown.
+    /// The calling party as the engine gave it (a trunk shows its caller ID for it).
     pub from: String,
     /// Where it rings.
     pub target: Target,
@@ -34,6 +34,8 @@ pub(super) struct Outgoing {
     pub trunk: Option<String>,
     /// Our account there, for its challenges.
     pub digest: Option<DigestClient>,
+    /// The trunks to try next if this one does not take the call (an emergency call).
+    pub next_trunks: Vec<String>,
     /// Our Call-ID and From tag for its dialog.
     pub call_id: String,
     pub local_tag: String,
@@ -107,30 +109,12 @@ impl<S: Store + Clone> Switch<S> {
         from: String,
         target: Target,
     ) {
-        let trunk = match &target {
-            Target::Extension(_) => None,
-            Target::Outside(_) => self.settings.trunks.outbound().cloned(),
-            Target::Emergency(number) => {
-                let trunk = self.settings.trunks.emergency().cloned();
-                match &trunk {
-                    Some(t) => warn!(call, trunk = %t.name, number = %number, "emergency call"),
-                    None => {
-                        warn!(call, number = %number, "an emergency call, and no trunk to carry it")
-                    }
-                }
-                trunk
-            }
-        };
+        let (trunk, next_trunks) = self.trunks_for(call, &target);
         let contacts = match (&target, &trunk) {
             (Target::Extension(ext), _) => self.registrar.bindings(ext, now),
-            (Target::Outside(number) | Target::Emergency(number), Some(t)) => vec![Binding {
-                contact: format!("sip:{number}@{}", t.domain),
-                source: Peer {
-                    transport: Transport::Udp,
-                    addr: t.address,
-                },
-                expires_at: now,
-            }],
+            (Target::Outside(number) | Target::Emergency(number), Some(t)) => {
+                vec![trunk_binding(number, t, now)]
+            }
             (_, None) => Vec::new(),
         };
         if contacts.is_empty() {
@@ -146,12 +130,9 @@ impl<S: Store + Clone> Switch<S> {
         let local_tag = self.tag(leg);
         let engine = self.engines[index].0;
         let call_id = format!("{local_tag}@{}", self.settings.local.ip());
-        let from = match &trunk {
-            Some(t) => self.caller_id(t, from),
-            None => from,
-        };
         if let Some(t) = &trunk {
-            info!(call, leg, trunk = %t.name, %target, caller_id = %from, "calling out");
+            let caller_id = self.caller_id(t, &from);
+            info!(call, leg, trunk = %t.name, %target, %caller_id, "calling out");
         }
         self.outgoing.insert(
             leg,
@@ -162,6 +143,7 @@ impl<S: Store + Clone> Switch<S> {
                 target,
                 digest: trunk.as_ref().and_then(Trunk::digest_client),
                 trunk: trunk.map(|t| t.name),
+                next_trunks,
                 call_id: call_id.clone(),
                 local_tag,
                 media: None,
@@ -194,23 +176,37 @@ impl<S: Store + Clone> Switch<S> {
         o.media = Some(local);
         let contacts = std::mem::take(&mut o.contacts);
         for binding in contacts {
-            let invite = self.invite_for(id, &binding, local);
-            if let Some(key) = self
-                .transactions
-                .request(now, binding.source, invite.clone())
-            {
-                self.fork_keys.insert(key.clone(), id);
-                if let Some(o) = self.outgoing.get_mut(&id) {
-                    o.forks.push(Fork {
-                        key,
-                        invite,
-                        peer: binding.source,
-                        outcome: None,
-                        answered: 0,
-                    });
-                }
-            }
+            self.send_fork(now, id, &binding, local);
         }
+    }
+
+    /// INVITEs one contact for leg `id`, whose RTP is at `media`; `false` if it could
+    /// not be sent.
+    pub(super) fn send_fork(
+        &mut self,
+        now: Timestamp,
+        id: LegId,
+        binding: &Binding,
+        media: SocketAddr,
+    ) -> bool {
+        let invite = self.invite_for(id, binding, media);
+        let Some(key) = self
+            .transactions
+            .request(now, binding.source, invite.clone())
+        else {
+            return false;
+        };
+        self.fork_keys.insert(key.clone(), id);
+        if let Some(o) = self.outgoing.get_mut(&id) {
+            o.forks.push(Fork {
+                key,
+                invite,
+                peer: binding.source,
+                outcome: None,
+                answered: 0,
+            });
+        }
+        true
     }
 
     fn invite_for(&mut self, id: LegId, binding: &Binding, media: SocketAddr) -> Request {
@@ -224,6 +220,10 @@ impl<S: Store + Clone> Switch<S> {
             .and_then(|t| self.settings.trunks.named(t));
         let domain = trunk.map_or(self.settings.realm.as_str(), |t| t.domain.as_str());
         let contact_user = trunk.map_or("pbx", Trunk::user);
+        let from = match trunk {
+            Some(t) => self.caller_id(t, &o.from),
+            None => o.from.clone(),
+        };
         let uri = Uri::parse(&binding.contact).unwrap_or_else(|| Uri {
             scheme: "sip".into(),
             host: binding.source.addr.to_string(),
@@ -235,13 +235,10 @@ impl<S: Store + Clone> Switch<S> {
         let mut headers = Headers::default();
         headers.push("Via", via(binding.source, local, &branch));
         headers.push("Max-Forwards", "70");
-        headers.push(
-            "From",
-            format!("<sip:{}@{domain}>;tag={}", o.from, o.local_tag),
-        );
+        headers.push("From", format!("<sip:{from}@{domain}>;tag={}", o.local_tag));
         headers.push("To", format!("<sip:{target}@{domain}>"));
         headers.push("Call-ID", o.call_id.clone());
-        headers.push("CSeq", "1 INVITE");
+        headers.push("CSeq", format!("{} INVITE", o.cseq));
         headers.push("Contact", contact(binding.source, local, contact_user));
         headers.push("Allow", ALLOW);
         headers.push("Content-Type", "application/sdp");
@@ -292,75 +289,6 @@ impl<S: Store + Clone> Switch<S> {
         }
     }
 
-    /// A trunk challenged our INVITE: the same INVITE again (next CSeq, same Call-ID
-    /// and From tag) with our answer; challenged again means the credentials are
-    /// wrong, unless only the nonce was stale.
-    fn invite_challenged(
-        &mut self,
-        now: Timestamp,
-        id: LegId,
-        key: &ClientKey,
-        response: &Response,
-    ) {
-        let (read, write) = if response.status == 401 {
-            ("WWW-Authenticate", "Authorization")
-        } else {
-            ("Proxy-Authenticate", "Proxy-Authorization")
-        };
-        let challenge = Challenge::first_of(response.headers.all(read));
-        let (local, branch, cnonce) = (self.settings.local, self.next_branch(), self.cnonce());
-        let Some(o) = self.outgoing.get_mut(&id) else {
-            return;
-        };
-        let Some(fork) = o.forks.iter_mut().find(|f| f.key == *key) else {
-            return;
-        };
-        let answerable = challenge.filter(|c| fork.answered == 0 || (c.stale && fork.answered < 2));
-        let (Some(challenge), Some(client)) = (answerable, o.digest.as_mut()) else {
-            let trunk = o.trunk.clone().unwrap_or_default();
-            info!(leg = id, %trunk, status = response.status, "the trunk refused our credentials for the call");
-            return self.fork_ended(now, id, key, ForkOutcome::Failed);
-        };
-        o.cseq += 1;
-        let mut invite = fork.invite.clone();
-        invite.headers.set("CSeq", format!("{} INVITE", o.cseq));
-        invite.headers.set("Via", via(fork.peer, local, &branch));
-        invite.headers.remove("Authorization");
-        invite.headers.remove("Proxy-Authorization");
-        let uri = invite.uri.to_string();
-        invite
-            .headers
-            .push(write, client.answer(&challenge, "INVITE", &uri, &cnonce));
-        fork.answered += 1;
-        let peer = fork.peer;
-        let Some(new_key) = self.transactions.request(now, peer, invite.clone()) else {
-            return self.fork_ended(now, id, key, ForkOutcome::Failed);
-        };
-        self.fork_keys.remove(key);
-        self.fork_keys.insert(new_key.clone(), id);
-        if let Some(fork) = self
-            .outgoing
-            .get_mut(&id)
-            .and_then(|o| o.forks.iter_mut().find(|f| f.key == *key))
-        {
-            fork.key = new_key;
-            fork.invite = invite;
-        }
-    }
-
-    /// The calling number a trunk's call shows: its fixed caller ID, or the calling
-    /// extension's own (`caller_id`, else its number); an outside caller sent back out
-    /// (a forward) keeps their number.
-    fn caller_id(&self, trunk: &Trunk, from: String) -> String {
-        match &trunk.caller_id {
-            CallerId::Fixed(number) => number.clone(),
-            CallerId::Extension => match self.store.extension(&from) {
-                Ok(Some(record)) => record.config.caller_id.unwrap_or(from),
-                _ => from,
-            },
-        }
-    }
-
     /// A 2xx to an INVITE whose leg is gone is acknowledged and hung up at once.
     fn abandoned_response(&mut self, now: Timestamp, key: &ClientKey, response: &Response) {
         if response.status < 200 {
@@ -397,7 +325,13 @@ impl<S: Store + Clone> Switch<S> {
         }
     }
 
-    fn fork_ended(&mut self, now: Timestamp, id: LegId, key: &ClientKey, outcome: ForkOutcome) {
+    pub(super) fn fork_ended(
+        &mut self,
+        now: Timestamp,
+        id: LegId,
+        key: &ClientKey,
+        outcome: ForkOutcome,
+    ) {
         let Some(o) = self.outgoing.get_mut(&id) else {
             return;
         };
@@ -408,6 +342,12 @@ impl<S: Store + Clone> Switch<S> {
         if o.dialog.is_some() || o.forks.iter().any(|f| f.outcome.is_none()) {
             return;
         }
+        if self.next_trunk(now, id) {
+            return;
+        }
+        let Some(o) = self.outgoing.get(&id) else {
+            return;
+        };
         // Every contact refused: busy if any said so.
         let busy = o.forks.iter().any(|f| f.outcome == Some(ForkOutcome::Busy));
         let progress = if busy {

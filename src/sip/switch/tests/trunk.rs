@@ -391,6 +391,72 @@ fn a_class_4_extension_is_refused_outside_and_its_emergency_call_takes_the_emerg
 }
 
 #[test]
+fn an_emergency_call_the_emergency_trunk_does_not_take_goes_on_to_the_outbound_one() {
+    let mut b = with_psap();
+    let rs = b.with_auth(phone(5062), "103", "sip-pass-103", &|a, n| {
+        invite("103", "911", "t12", a, n)
+    });
+    assert_eq!(rs.iter().map(|r| r.status).collect::<Vec<_>>(), [100]);
+    let placed = b
+        .take_media()
+        .into_iter()
+        .find_map(|o| match o {
+            Output::OpenMedia {
+                call, remote: None, ..
+            } => Some(call),
+            _ => None,
+        })
+        .expect("an emergency leg is placed");
+    b.input(Input::MediaOpened {
+        call: placed,
+        local: "127.0.0.1:20010".parse().unwrap(),
+    });
+    let first = b.requests_to(PSAP).remove(0);
+    b.trunk_answers(PSAP, &first, 503, &[]);
+    let sent = b.sent_requests();
+    let to_carrier: Vec<&Request> = sent
+        .iter()
+        .filter(|(p, _)| p.addr.port() == CARRIER)
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(to_carrier.len(), 1, "{sent:?}");
+    let again = to_carrier[0];
+    assert_eq!(again.method, Method::Invite);
+    assert_eq!(again.uri.to_string(), "sip:911@127.0.0.1:5080");
+    assert_eq!(again.from().unwrap().uri.user.as_deref(), Some("103"));
+    assert_eq!(again.cseq().unwrap().seq, 2);
+    assert!(b.statuses().is_empty(), "the caller is not refused");
+
+    // The carrier challenges it (the account is the carrier's), then answers.
+    b.trunk_answers(CARRIER, again, 407, &[("Proxy-Authenticate", CHALLENGE)]);
+    let answered = b.requests_to(CARRIER).pop().unwrap();
+    assert_answer(
+        answered.headers.get("Proxy-Authorization").unwrap(),
+        "INVITE",
+        "sip:911@127.0.0.1:5080",
+    );
+    b.reply(CARRIER, &answered, 200, true);
+    let (caller, ok) = super::bridge::caller_answered(&mut b);
+    assert_eq!(ok.status, 200);
+    assert!(b.switch.calls.contains_key(&caller));
+}
+
+#[test]
+fn an_outside_call_the_trunk_does_not_take_goes_nowhere_else() {
+    let mut b = with_psap();
+    let sent = dial_out(&mut b, "95551234", "t13");
+    assert_eq!(sent[0].0.addr.port(), CARRIER);
+    b.trunk_answers(CARRIER, &sent[0].1, 503, &[]);
+    let methods: Vec<Method> = b
+        .sent_requests()
+        .into_iter()
+        .map(|(_, r)| r.method)
+        .collect();
+    assert_eq!(methods, [Method::Ack], "not to the emergency trunk");
+    assert_eq!(b.statuses(), [480]);
+}
+
+#[test]
 fn without_an_emergency_trunk_emergency_calls_take_the_outbound_one() {
     let mut b = Bench::with(DEFAULT_ALGORITHMS.to_vec(), Trunks(vec![carrier()]));
     let sent = dial_out(&mut b, "112", "t7");
