@@ -1,6 +1,6 @@
 //! Trunks against SIPp as the carrier: registration and an outside call through it
 //! (digest answered, the prefix stripped, the extension's caller ID), the
-//! registration refreshed before it lapses, a class-4
+//! same from a baresip softphone, the registration refreshed before it lapses, a class-4
 //! extension refused outside while its 911 reaches the emergency trunk, and a call
 //! from the carrier to a DID ringing the extension's phone.
 
@@ -92,6 +92,56 @@ fn an_outside_call_reaches_the_carrier_without_the_prefix_and_with_the_callers_i
     assert!(
         !log.contains("trunk-secret"),
         "the trunk's secret is in the log:\n{log}"
+    );
+}
+
+#[test]
+fn a_softphone_calls_out_through_the_registered_trunk_as_the_readme_says() {
+    let port = free_port();
+    // baresip 1.0 takes a challenge list of MD5 only.
+    let pbx = Pbx::with(Setup {
+        digest: "[MD5]",
+        trunks: format!(
+            "trunks:\n  carrier:\n    address: \"127.0.0.1:{port}\"\n    username: pbx01\n    \
+             secret: \"trunk-secret\"\n    register: true\n"
+        ),
+        ..Setup::default()
+    });
+    let carrier = scenario(
+        &pbx,
+        "carrier.xml",
+        "carrier",
+        &[
+            ("number", "5551234"),
+            ("caller_id", "5550101"),
+            ("user", "pbx01"),
+            ("secret", "trunk-secret"),
+            ("talk_ms", "1500"),
+        ],
+    );
+    let carrier = Sipp::uas(&pbx, "carrier", &carrier, port, 2).spawn();
+    if !pbx.wait_for_log("registered with the trunk", Duration::from_secs(20)) {
+        panic!("not registered with the carrier\n{}", pbx.report());
+    }
+    // Alice, on 101, dials 9 and the number; the carrier answers, then hangs up.
+    let mut alice = registered_phone(&pbx, "101", false);
+    let answered = alice.dial(&format!("sip:95551234@127.0.0.1:{}", pbx.port));
+    assert_eq!(
+        answered["type"],
+        "CALL_ESTABLISHED",
+        "{answered}\n{}",
+        pbx.report()
+    );
+    alice.event("CALL_CLOSED", Duration::from_secs(10));
+    carrier.wait().assert_ok(&pbx);
+    assert_eq!(
+        record_to(&pbx, "95551234"),
+        (
+            "101".into(),
+            "5551234".into(),
+            "outbound".into(),
+            "answered".into()
+        )
     );
 }
 
