@@ -14,8 +14,8 @@ use super::registrar::{MIN_EXPIRES, Refusal, Registrar};
 use super::sdp::{self, Negotiated, Origin};
 use super::source_guard::{GuardPolicy, SourceGuard};
 use super::transaction::{ClientKey, Delivery, Peer, ServerKey, Transactions, Transmit};
+use super::trunk::Trunks;
 use super::trunk::registration::Registration;
-use super::trunk::{Did, Trunks};
 use crate::clock::{Duration, Timestamp};
 use crate::dsl::Plan;
 use crate::engine::Engine;
@@ -30,6 +30,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tracing::{info, warn};
 
+mod from_trunk;
 mod message_waiting;
 mod outgoing;
 mod registering;
@@ -813,40 +814,22 @@ impl<S: Store + Clone> Switch<S> {
         };
         let id = self.next_call;
         let call_id = request.call_id().unwrap_or_default().to_owned();
-        let input = match (&trunk, caller) {
-            (Some(trunk), _) => {
-                let to_user = request.to().and_then(|t| t.uri.user);
-                let Some((did, target)) =
-                    trunk.did_of(request.uri.user.as_deref(), to_user.as_deref())
-                else {
-                    info!(trunk = %trunk.name, %call_id, "a call from the trunk to a number that is not one of its DIDs");
-                    return self.respond(now, &key, &request, 404);
-                };
-                let from_user = request.from().and_then(|f| f.uri.user);
-                let caller = from_user
-                    .filter(|u| !u.is_empty())
-                    .unwrap_or_else(|| "anonymous".into());
-                let to = match target {
-                    Did::Extension(ext) => ext.clone(),
-                    Did::Disa => did.to_owned(),
-                };
-                info!(call = id, %call_id, trunk = %trunk.name, %caller, did, "call from the trunk");
-                leg::Input::Inbound {
-                    leg: id,
-                    from: caller,
-                    to,
-                }
-            }
+        let (caller, input) = match (&trunk, caller) {
+            (Some(trunk), _) => match from_trunk::inbound(trunk, &request, id) {
+                Some(call) => call,
+                None => return self.respond(now, &key, &request, 404),
+            },
             (None, Some(caller)) => {
                 let Some(dialed) = request.uri.user.clone().filter(|u| !u.is_empty()) else {
                     return self.respond(now, &key, &request, 404);
                 };
                 info!(call = id, %call_id, %caller, to = %redact_dialed(&dialed), "call");
-                leg::Input::Call {
+                let input = leg::Input::Call {
                     leg: id,
-                    from: caller,
+                    from: caller.clone(),
                     to: dialed,
-                }
+                };
+                (caller, input)
             }
             (None, None) => return,
         };
@@ -857,12 +840,7 @@ impl<S: Store + Clone> Switch<S> {
             id,
             Call {
                 engine: generation,
-                caller: match &input {
-                    leg::Input::Call { from, .. } | leg::Input::Inbound { from, .. } => {
-                        from.clone()
-                    }
-                    _ => unreachable!("a new call's input names its caller"),
-                },
+                caller,
                 invite_key: key,
                 local_tag: tag_for(&request),
                 invite: request,
