@@ -255,6 +255,20 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_the_secret() {
+        let entry: TrunkEntry = serde_saphyr::from_str(
+            "address: \"127.0.0.1:5080\"\nusername: pbx01\nsecret: \"trunk-secret\"\n",
+        )
+        .unwrap();
+        assert_eq!(entry.secret.as_deref(), Some("trunk-secret"));
+        let shown = format!("{entry:?}");
+        assert!(
+            shown.contains("pbx01") && !shown.contains("trunk-secret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn dids_ring_extensions_or_disa() {
         use serde_json::json;
         assert_eq!(did_target(&json!("disa")), Some(DidTarget::Disa));

@@ -93,6 +93,14 @@ fn an_outside_call_reaches_the_carrier_without_the_prefix_and_with_the_callers_i
         !log.contains("trunk-secret"),
         "the trunk's secret is in the log:\n{log}"
     );
+    // Nor in the database (its WAL too), where the extensions' secrets go hashed.
+    for file in ["pbx.db", "pbx.db-wal"] {
+        let bytes = std::fs::read(pbx.dir().join(file)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("trunk-secret"),
+            "the trunk's secret is in {file}"
+        );
+    }
 }
 
 #[test]
