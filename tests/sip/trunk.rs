@@ -2,7 +2,7 @@
 //! (digest answered, the prefix stripped, the extension's caller ID), the
 //! same from a baresip softphone, the registration refreshed before it lapses, a class-4
 //! extension refused outside while its 911 reaches the emergency trunk, and a call
-//! from the carrier to a DID ringing the extension's phone.
+//! from the carrier to a DID ringing the extension's phone, and one to a DISA DID.
 
 use super::baresip;
 use super::support::{Pbx, Setup, Sipp, free_port, render, sip_file};
@@ -292,4 +292,29 @@ fn a_call_from_the_carrier_to_a_did_rings_the_extension() {
             "answered".into()
         )
     );
+}
+
+#[test]
+fn a_call_from_the_carrier_to_a_disa_did_is_answered_by_disa() {
+    let port = free_port();
+    let pbx = Pbx::with(Setup {
+        trunks: format!(
+            "trunks:\n  carrier:\n    address: \"127.0.0.1:{port}\"\n    \
+             dids: {{ \"5550100\": disa }}\n"
+        ),
+        ..Setup::default()
+    });
+    let call = scenario(
+        &pbx,
+        "carrier_call.xml",
+        "to-disa",
+        &[("caller", "5559876"), ("talk_ms", "1500")],
+    );
+    // DISA answers (a 200) and asks for the code; the carrier hangs up.
+    Sipp::new(&pbx, "to-disa", &call, "5550100")
+        .sending_from(port)
+        .run()
+        .assert_ok(&pbx);
+    let (from, _, kind, _) = record_to(&pbx, "5550100");
+    assert_eq!((from.as_str(), kind.as_str()), ("5559876", "inbound"));
 }
