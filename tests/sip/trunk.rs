@@ -266,11 +266,13 @@ fn a_call_from_the_carrier_to_a_did_rings_the_extension() {
         digest: "[MD5]",
         trunks: format!(
             "trunks:\n  carrier:\n    address: \"127.0.0.1:{port}\"\n    \
-             dids: {{ \"5550102\": \"102\" }}\n"
+             dids: {{ \"5550101\": \"101\" }}\n"
         ),
         ..Setup::default()
     });
-    let mut bob: baresip::Baresip = registered_phone(&pbx, "102", true);
+    // 101's phone: 102's also subscribes to message waiting, which has nothing to do
+    // with trunks.
+    let mut alice: baresip::Baresip = registered_phone(&pbx, "101", true);
     let call = scenario(
         &pbx,
         "carrier_call.xml",
@@ -278,16 +280,16 @@ fn a_call_from_the_carrier_to_a_did_rings_the_extension() {
         &[("caller", "5559876"), ("talk_ms", "2000")],
     );
     // From the trunk's address, so not challenged (a 401 would fail the scenario).
-    Sipp::new(&pbx, "from-carrier", &call, "5550102")
+    Sipp::new(&pbx, "from-carrier", &call, "5550101")
         .sending_from(port)
         .run()
         .assert_ok(&pbx);
-    bob.event("CALL_ESTABLISHED", Duration::from_secs(2));
+    alice.event("CALL_ESTABLISHED", Duration::from_secs(2));
     assert_eq!(
-        record_to(&pbx, "102"),
+        record_to(&pbx, "101"),
         (
             "5559876".into(),
-            "102".into(),
+            "101".into(),
             "inbound".into(),
             "answered".into()
         )
