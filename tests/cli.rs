@@ -382,3 +382,62 @@ fn a_session_can_take_its_digits_from_a_recording() {
         run.stdout
     );
 }
+
+#[test]
+fn a_bad_trunk_names_the_trunk_the_key_and_the_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    config(
+        tmp.path(),
+        "system:\n  disa: [\"5550100\"]\ntrunks:\n  carrier:\n    address: \"sip.example.net:five\"\n    \
+         register: true\n    caller_id: \"Alice\"\n    dids: { \"5550101\": \"105\", \"5550199\": disa }\n  \
+         psap: { address: \"127.0.0.1:5090\", emergency: true, outbound: false }\n  \
+         backup: { address: \"127.0.0.1:5091\", emergency: true, username: pbx01 }\n",
+    );
+    // `run` refuses it before opening anything.
+    let run = pbxctl(tmp.path(), &["run"]);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(
+        !tmp.path().join("pbx.db").exists(),
+        "nothing is written from a bad config"
+    );
+    insta::assert_snapshot!("bad_trunk", run.stderr);
+}
+
+#[test]
+fn the_example_config_is_valid_with_its_trunk_uncommented() {
+    let text = std::fs::read_to_string(root().join("examples/pbx.yaml")).unwrap();
+    let mut uncommented = String::new();
+    let mut in_trunks = false;
+    for line in text.lines() {
+        if line.starts_with("# trunks:") {
+            in_trunks = true;
+        } else if !line.starts_with('#') {
+            in_trunks = false;
+        }
+        let line = match line.strip_prefix("# ") {
+            Some(rest) if in_trunks && !rest.trim_start().starts_with('#') => rest,
+            _ => line,
+        };
+        uncommented.push_str(line);
+        uncommented.push('\n');
+    }
+    assert!(
+        uncommented.contains("\ntrunks:\n  carrier:"),
+        "{uncommented}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let examples = root().join("examples");
+    let text = uncommented
+        .replace(
+            "../dialplans",
+            &examples.join("../dialplans").display().to_string(),
+        )
+        .replace(
+            "../prompts",
+            &examples.join("../prompts").display().to_string(),
+        );
+    write(tmp.path(), "pbx.yaml", &text);
+    let run = pbxctl(tmp.path(), &["lint", "pbx.yaml"]);
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("trunk-secret") && !run.stderr.contains("trunk-secret"));
+}

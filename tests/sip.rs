@@ -12,8 +12,9 @@
 //! (`dtmf_pcap::tests`) and `loopback_only_moves_addresses_and_keeps_lengths`
 //! need no server.
 //!
-//! The SIPp scenarios are tests/sip/*.xml; `call.xml` and `info_digit.xml` are
-//! templates whose `{{names}}` the tests fill in.
+//! The SIPp scenarios are tests/sip/*.xml; `call.xml`, `info_digit.xml`,
+//! `refused.xml` and the trunks' far ends (`carrier.xml`, `registrar.xml`, `answer.xml`,
+//! `carrier_call.xml`) are templates whose `{{names}}` the tests fill in.
 
 #[path = "sip/baresip.rs"]
 mod baresip;
@@ -23,6 +24,8 @@ mod dtmf_pcap;
 mod hardening;
 #[path = "sip/support.rs"]
 mod support;
+#[path = "sip/trunk.rs"]
+mod trunk;
 
 use std::net::UdpSocket;
 use std::path::PathBuf;

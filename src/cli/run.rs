@@ -4,16 +4,18 @@
 use super::{StoreArgs, exit};
 use crate::directory::Config;
 use crate::directory::config::Sip;
+use crate::directory::trunk::{DidTarget, in_file_order};
 use crate::directory::validate::Settings;
 use crate::dsl::Plan;
 use crate::hooks::Hooks;
 use crate::media::prompt_set::PromptSet;
-use crate::sip::auth::{Algorithm, Nonces};
+use crate::sip::auth::{Algorithm, Nonces, Password};
 use crate::sip::edge::{Control, EdgeConfig, PlanParts, serve};
 use crate::sip::source_guard::GuardPolicy;
 use crate::sip::switch::Settings as SwitchSettings;
+use crate::sip::trunk::{CallerId, Did, Trunk, Trunks};
 use crate::store::{SecretHasher, SqliteStore, StoreError};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use tracing::warn;
 
@@ -67,6 +69,54 @@ pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
         settings,
         store,
     })
+}
+
+/// The trunks of a (checked) config, in its order, each address resolved now.
+fn trunks(config: &Config) -> Result<Trunks, String> {
+    let mut list = Vec::new();
+    for (name, entry) in in_file_order(&config.trunks) {
+        let (host, port) = entry.host_port().ok_or_else(|| {
+            format!(
+                "trunk {name}: address `{}` is not host:port",
+                entry.address.value
+            )
+        })?;
+        let address = (host.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| format!("trunk {name}: cannot resolve `{host}`: {e}"))?
+            .next()
+            .ok_or_else(|| format!("trunk {name}: `{host}` resolves to no address"))?;
+        let account = match (&entry.username, &entry.secret) {
+            (Some(user), Some(secret)) => Some((user.clone(), Password::new(secret.clone()))),
+            _ => None,
+        };
+        let caller_id = match entry.fixed_caller_id() {
+            Some(number) => CallerId::Fixed(number.to_owned()),
+            None => CallerId::Extension,
+        };
+        let dids = entry
+            .did_targets()
+            .map(|(did, target)| {
+                let target = match target {
+                    DidTarget::Extension(ext) => Did::Extension(ext),
+                    DidTarget::Disa => Did::Disa,
+                };
+                (did.to_owned(), target)
+            })
+            .collect();
+        list.push(Trunk {
+            name: name.to_owned(),
+            address,
+            domain: entry.address.value.trim().to_owned(),
+            account,
+            register: entry.register,
+            caller_id,
+            dids,
+            outbound: entry.outbound,
+            emergency: entry.emergency,
+        });
+    }
+    Ok(Trunks(list))
 }
 
 /// The plan parts of a load, with the prompt set and the SIP secrets provisioned.
@@ -145,11 +195,18 @@ pub fn run(args: &StoreArgs, record: Option<&std::path::Path>) -> i32 {
         }
     };
     let local = SocketAddr::new(advertised, sip.listen.port());
+    let trunks = match trunks(&config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return exit::USAGE;
+        }
+    };
     let edge = EdgeConfig {
         listen: sip.listen,
         advertised,
         rtp_ports: sip.rtp_ports,
-        switch: switch_settings(sip, local, Nonces::generate_key()),
+        switch: switch_settings(sip, local, Nonces::generate_key(), trunks),
         database: args.db.clone().unwrap_or_else(|| config.database.clone()),
         drain: sip.drain,
         tcp: sip.tcp.clone(),
@@ -190,8 +247,13 @@ pub fn run(args: &StoreArgs, record: Option<&std::path::Path>) -> i32 {
     }
 }
 
-/// The switch's settings from the config's `sip:` section.
-fn switch_settings(sip: &Sip, local: SocketAddr, nonce_key: [u8; 32]) -> SwitchSettings {
+/// The switch's settings from the config's `sip:` section and its trunks.
+fn switch_settings(
+    sip: &Sip,
+    local: SocketAddr,
+    nonce_key: [u8; 32],
+    trunks: Trunks,
+) -> SwitchSettings {
     SwitchSettings {
         local,
         realm: sip.realm.clone(),
@@ -207,6 +269,7 @@ fn switch_settings(sip: &Sip, local: SocketAddr, nonce_key: [u8; 32]) -> SwitchS
             .iter()
             .filter_map(|a| Algorithm::parse(a))
             .collect(),
+        trunks,
     }
 }
 
@@ -265,16 +328,18 @@ async fn signals(
                 let args = args.clone();
                 let reloaded = tokio::task::spawn_blocking(move || {
                     let loaded = load(&args).map_err(|_| "see the diagnostics above".to_owned())?;
-                    plan_parts(loaded)
+                    let (parts, config) = plan_parts(loaded)?;
+                    let trunks = trunks(&config)?;
+                    Ok::<_, String>((parts, config, trunks))
                 })
                 .await;
                 match reloaded {
-                    Ok(Ok((parts, config))) => {
+                    Ok(Ok((parts, config, trunks))) => {
                         for (key, in_force) in running.needs_restart(&config.sip) {
                             warn!(setting = key, in_force = %in_force, "{key} changed in the config; it needs a restart, so the old value stays in force");
                         }
                         // The nonce key stays: the switch keeps its own.
-                        let switch = switch_settings(&config.sip, running.local, [0; 32]);
+                        let switch = switch_settings(&config.sip, running.local, [0; 32], trunks);
                         let drain = config.sip.drain;
                         let parts = Box::new(parts);
                         let _ = control.send(Control::Reload { parts, switch, drain });

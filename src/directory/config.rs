@@ -1,12 +1,14 @@
-//! `pbx.yaml`: which dialplan, which database, SIP settings, and the directory.
+//! `pbx.yaml`: which dialplan, which database, SIP settings, trunks, and the directory.
 
 use super::entry::{CodeEntry, Directory, ExtensionEntry};
+use super::trunk::{self, TrunkEntry};
 use super::validate::{Settings, validate};
 use super::yaml;
 use crate::clock::Duration;
 use crate::dsl::Plan;
 use crate::dsl::diagnostic::{Diagnostic, Failure};
 use crate::dsl::span::{FileId, SourceMap};
+use crate::dsl::value::Value;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -28,6 +30,8 @@ pub struct Config {
     pub prompts: PathBuf,
     /// Extensions, codes, system settings.
     pub directory: Directory,
+    /// SIP providers by name (`trunks:`).
+    pub trunks: BTreeMap<String, Spanned<TrunkEntry>>,
     /// The file's text, for diagnostics.
     pub sources: SourceMap,
     /// The file's id in `sources`.
@@ -293,6 +297,8 @@ struct RawConfig {
     extensions: BTreeMap<String, Spanned<ExtensionEntry>>,
     #[serde(default)]
     codes: BTreeMap<String, Spanned<CodeEntry>>,
+    #[serde(default)]
+    trunks: BTreeMap<String, Spanned<TrunkEntry>>,
 }
 
 fn default_dialplan() -> String {
@@ -338,13 +344,40 @@ impl Config {
                 extensions: raw.extensions,
                 codes: raw.codes,
             },
+            trunks: raw.trunks,
             sources,
             file,
         })
     }
 
-    /// Checks the directory against the plan; returns the settings in force.
+    /// Checks the directory and the trunks against the plan; returns the settings in
+    /// force.
     pub fn validate(&self, plan: &Plan) -> Result<Settings, Vec<Diagnostic>> {
-        validate(&self.directory, plan, &self.sources, self.file)
+        let settings = validate(&self.directory, plan, &self.sources, self.file);
+        // The DISA numbers in force, for the trunks' DIDs (the plan's when the
+        // directory did not check out, so every finding is still reported).
+        let disa_of = |s: &Settings| match plan.settings.id("disa").map(|id| s.get(id)) {
+            Some(Value::List(numbers)) => numbers.iter().filter_map(Value::as_text).collect(),
+            _ => Vec::new(),
+        };
+        let disa: Vec<String> = match &settings {
+            Ok(s) => disa_of(s),
+            Err(_) => disa_of(&plan.default_settings()),
+        };
+        let trunk_errors = trunk::check(
+            &self.trunks,
+            &self.directory,
+            &disa,
+            &self.sources,
+            self.file,
+        );
+        match settings {
+            Ok(s) if trunk_errors.is_empty() => Ok(s),
+            Ok(_) => Err(trunk_errors),
+            Err(mut errors) => {
+                errors.extend(trunk_errors);
+                Err(errors)
+            }
+        }
     }
 }

@@ -29,6 +29,10 @@ pub struct ExtensionEntry {
     /// SIP registration secret (provisioning value; never shown).
     #[serde(default, skip_serializing)]
     pub secret: Option<String>,
+    /// The number shown outside on calls through a trunk (its `caller_id: extension`);
+    /// the extension's number when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
     /// Class of service.
     #[serde(default = "default_class")]
     pub class: u32,

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod entry;
 pub mod secret_rules;
+pub mod trunk;
 pub mod validate;
 pub mod yaml;
 

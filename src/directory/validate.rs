@@ -100,6 +100,15 @@ pub fn validate(
                 ),
             ));
         }
+        if let Some(id) = &e.caller_id
+            && !super::trunk::is_number(id)
+        {
+            errors.push(Diagnostic::error(
+                "caller-id",
+                span,
+                format!("extension {number}: caller_id `{id}` is not a number"),
+            ));
+        }
         let secrets = [
             (
                 "password",

@@ -25,6 +25,16 @@ pub enum Input {
         /// Dialed digits.
         to: String,
     },
+    /// A call from outside (a trunk) for `to`: the `inbound` rules take it, even when
+    /// the calling number happens to be an extension's.
+    Inbound {
+        /// The new leg's id.
+        leg: LegId,
+        /// The calling number the carrier sent.
+        from: String,
+        /// The number called (an extension, or a DISA number).
+        to: String,
+    },
     /// A key was pressed on a leg.
     Digit {
         /// The leg.
@@ -73,14 +83,17 @@ pub enum Target {
     Extension(String),
     /// A number outside the PBX (prefix already stripped).
     Outside(String),
+    /// An emergency number: out on the emergency trunk, never refused.
+    Emergency(String),
 }
 
 impl fmt::Display for Target {
-    /// `101` or `external:5551234`, as sessions write a connected party.
+    /// `101` or `external:5551234` (an emergency number too), as sessions write a
+    /// connected party.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::Extension(e) => f.write_str(e),
-            Target::Outside(n) => write!(f, "external:{n}"),
+            Target::Outside(n) | Target::Emergency(n) => write!(f, "external:{n}"),
         }
     }
 }

@@ -69,7 +69,8 @@ impl<S: Store> Engine<S> {
     /// Feeds one input at time `now`.
     pub fn handle(&mut self, now: Timestamp, input: Input) {
         match input {
-            Input::Call { leg, from, to } => self.start_call(now, leg, from, to),
+            Input::Call { leg, from, to } => self.start_call(now, leg, from, to, false),
+            Input::Inbound { leg, from, to } => self.start_call(now, leg, from, to, true),
             Input::Digit { leg, digit } => self.digit(now, leg, digit),
             Input::Progress { leg, progress } => self.progress(now, leg, progress),
             Input::Hangup { leg } => self.hung_up(now, leg),
@@ -112,9 +113,11 @@ impl<S: Store> Engine<S> {
 
     // ----- inputs ---------------------------------------------------------------
 
-    fn start_call(&mut self, now: Timestamp, id: LegId, from: String, to: String) {
+    /// A new caller's leg; `outside` says it came in on a trunk, so its number is never
+    /// taken for an extension's.
+    fn start_call(&mut self, now: Timestamp, id: LegId, from: String, to: String, outside: bool) {
         let is_ext = match self.cx.store.extension(&from) {
-            Ok(r) => r.is_some(),
+            Ok(r) => r.is_some() && !outside,
             Err(e) => {
                 self.cx.warn(Some(id), e.to_string());
                 self.cx.emit(id, Event::Reject(RejectReason::Unavailable));
@@ -397,7 +400,7 @@ impl<S: Store> Engine<S> {
                 let leg = &self.legs[&id];
                 let class = self.cx.class_of(leg);
                 match self.cx.may_call_out(now, leg, class, &number) {
-                    Ok(()) => self.call_out(now, id, number),
+                    Ok(()) => self.call_out(now, id, Target::Outside(number)),
                     Err(reason) => self.refuse(now, id, reason),
                 }
             }
@@ -427,7 +430,7 @@ impl<S: Store> Engine<S> {
     fn route(&mut self, now: Timestamp, id: LegId, entry: Entry, digits: &str) {
         if matches!(entry, Entry::Dial) && self.cx.settings.engine.is_emergency(digits) {
             // Decided before any rule: nothing in the plan can restrict it.
-            let target = self.emergency_target(digits);
+            let target = Target::Emergency(self.emergency_target(digits));
             self.call_out(now, id, target);
             return;
         }
@@ -556,7 +559,7 @@ impl<S: Store> Engine<S> {
         // No toll bypass: the forwarding extension's class decides, not the caller's.
         let class = self.cx.extension_class(&forwarder);
         match self.cx.may_call_out(now, leg, class, &number) {
-            Ok(()) => self.call_out(now, id, number),
+            Ok(()) => self.call_out(now, id, Target::Outside(number)),
             Err(reason) => {
                 self.cx
                     .warn(Some(id), not_taken(format!("{reason} for {forwarder}")));
@@ -581,7 +584,7 @@ impl<S: Store> Engine<S> {
                 }
                 (e.clone(), true)
             }
-            Target::Outside(n) => (n.clone(), false),
+            Target::Outside(n) | Target::Emergency(n) => (n.clone(), false),
         };
         let vars = self.cx.plan.vars.len();
         let role = Role::Placed {
@@ -600,9 +603,8 @@ impl<S: Store> Engine<S> {
         id
     }
 
-    /// Calls an outside number for `id` (already allowed) and waits for it to answer.
-    fn call_out(&mut self, _now: Timestamp, id: LegId, number: String) {
-        let target = Target::Outside(number);
+    /// Calls out for `id` (already allowed) and waits for the far end to answer.
+    fn call_out(&mut self, _now: Timestamp, id: LegId, target: Target) {
         let placed = self.place(id, target.clone());
         let leg = self.legs.get_mut(&id).expect("the leg calls out");
         leg.outcome.external = true;
@@ -684,10 +686,10 @@ impl<S: Store> Engine<S> {
         caller.outcome.connected_at = Some(now);
         caller.outcome.final_party = Some(match &target {
             Target::Extension(e) => e.clone(),
-            Target::Outside(n) => n.clone(),
+            Target::Outside(n) | Target::Emergency(n) => n.clone(),
         });
         // A call that reached the trunk is outbound, however it got there.
-        caller.outcome.external |= matches!(target, Target::Outside(_));
+        caller.outcome.external |= !matches!(target, Target::Extension(_));
         let caller_number = caller.caller.clone();
         let caller_ext = caller.extension().map(str::to_owned);
         let leg = self.legs.get_mut(&placed).expect("the placed leg answered");

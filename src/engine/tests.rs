@@ -214,3 +214,41 @@ fn secrets_are_verified_by_the_driver_and_never_shown() {
     );
     assert!(e.store().extension("101").unwrap().unwrap().state.blocked);
 }
+
+#[test]
+fn emergency_numbers_are_placed_as_emergency_with_the_prefix_stripped() {
+    for dialed in ["911", "9911"] {
+        let mut e = engine();
+        let outs = call(&mut e, 1, "101", dialed);
+        assert!(
+            matches!(&outs[..], [Output::Place { target: Target::Emergency(n), .. }] if n == "911"),
+            "{dialed}: {outs:?}"
+        );
+    }
+}
+
+#[test]
+fn a_call_from_a_trunk_takes_the_inbound_rules_even_from_an_extension_number() {
+    // A carrier's caller ID is not proof of anything: "102" calling in from outside
+    // may not dial the PBX's codes as extension 102 would.
+    let mut e = engine();
+    let (from, to) = ("102".to_string(), "*74".to_string());
+    e.handle(T0, Input::Inbound { leg: 1, from, to });
+    assert_eq!(
+        drain(&mut e),
+        [Output::Event {
+            leg: 1,
+            event: Event::Reject(RejectReason::NotFound)
+        }]
+    );
+    assert!(!e.store().extension("102").unwrap().unwrap().state.dnd);
+    let outs = {
+        let (from, to) = ("5551234".to_string(), "101".to_string());
+        e.handle(T0, Input::Inbound { leg: 2, from, to });
+        drain(&mut e)
+    };
+    assert!(
+        matches!(&outs[0], Output::Place { target: Target::Extension(n), from, .. } if n == "101" && from == "5551234"),
+        "{outs:?}"
+    );
+}

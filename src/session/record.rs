@@ -104,7 +104,9 @@ impl Recorder {
     /// call's `given`.
     pub fn input(&mut self, now: Timestamp, input: &Input, store: &dyn Store) {
         match input {
-            Input::Call { leg, from, to } => {
+            // An inbound call is written as a call: sessions take a caller that is no
+            // extension's as outside.
+            Input::Call { leg, from, to } | Input::Inbound { leg, from, to } => {
                 let mut r = Recording {
                     start: now,
                     last: now,
@@ -186,7 +188,7 @@ impl Recorder {
             } => {
                 let name = match target {
                     Target::Extension(e) => e.clone(),
-                    Target::Outside(_) => target.to_string(),
+                    Target::Outside(_) | Target::Emergency(_) => target.to_string(),
                 };
                 if let (Target::Extension(e), Some(r)) = (target, self.calls.get_mut(call)) {
                     r.extension(store, e);

@@ -133,7 +133,7 @@ impl Replay<'_> {
                 Output::Place { leg, target, .. } => {
                     let (name, ringing_at) = match &target {
                         Target::Extension(e) => (e.clone(), Some(e.clone())),
-                        Target::Outside(_) => (target.to_string(), None),
+                        Target::Outside(_) | Target::Emergency(_) => (target.to_string(), None),
                     };
                     let outside = ringing_at.is_none();
                     self.legs.push(LegTrack {

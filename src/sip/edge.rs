@@ -360,7 +360,7 @@ impl SwitchThread {
                         record_under(&mut switch, &parts);
                     }
                     info!(
-                        "reloaded: new calls use the new plan; realm, digest, nonce lifetime, auth guard and drain apply"
+                        "reloaded: new calls use the new plan; realm, digest, nonce lifetime, auth guard, trunks and drain apply"
                     );
                 }
                 Ok(ToSwitch::Drain) => {

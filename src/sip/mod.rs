@@ -1,5 +1,5 @@
-//! SIP at the edge: messages, transactions, the registrar, and the switch that turns
-//! calls into engine legs.
+//! SIP at the edge: messages, transactions, the registrar, trunks, and the switch that
+//! turns calls into engine legs.
 //!
 //! Everything here is sans-IO except `edge`, which owns the sockets and the clock.
 
@@ -13,3 +13,4 @@ pub mod source_guard;
 pub mod switch;
 pub mod tcp_admission;
 pub mod transaction;
+pub mod trunk;

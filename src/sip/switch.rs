@@ -14,6 +14,8 @@ use super::registrar::{MIN_EXPIRES, Refusal, Registrar};
 use super::sdp::{self, Negotiated, Origin};
 use super::source_guard::{GuardPolicy, SourceGuard};
 use super::transaction::{ClientKey, Delivery, Peer, ServerKey, Transactions, Transmit};
+use super::trunk::Trunks;
+use super::trunk::registration::Registration;
 use crate::clock::{Duration, Timestamp};
 use crate::dsl::Plan;
 use crate::engine::Engine;
@@ -23,13 +25,16 @@ use crate::media::stream::Format;
 use crate::media::tone;
 use crate::session::record::Recorder;
 use crate::store::Store;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tracing::{info, warn};
 
+mod from_trunk;
 mod message_waiting;
 mod outgoing;
+mod registering;
+mod through_trunk;
 mod voicemail;
 
 /// Identifies a call leg, ours or placed; the same number is the engine's leg id.
@@ -64,6 +69,8 @@ pub struct Settings {
     pub nonce_key: [u8; 32],
     /// Digest algorithms offered, most preferred first; answers in others are refused.
     pub algorithms: Vec<Algorithm>,
+    /// SIP providers: registered with, called out through, taking calls from.
+    pub trunks: Trunks,
 }
 
 /// Something that happened at the edge.
@@ -305,8 +312,14 @@ pub struct Switch<S: Store + Clone> {
     partners: HashMap<CallId, CallId>,
     /// Writes calls as session files, when `--record` asks.
     recorder: Option<Recorder>,
+    /// Registrations with trunks, by trunk name.
+    registrations: BTreeMap<String, Registration>,
+    /// Their REGISTERs' client transactions, to the trunk's name.
+    register_keys: HashMap<ClientKey, String>,
     /// Makes tags and branches unique to this process (from the driver's randomness).
     instance: u64,
+    /// Counts the tokens (client nonces, registration tags) made from `instance`.
+    next_token: u64,
     next_branch: u64,
     next_call: CallId,
     next_mark: u64,
@@ -319,7 +332,7 @@ impl<S: Store + Clone> Switch<S> {
     /// A switch serving `engine`'s plan.
     pub fn new(settings: Settings, store: S, engine: Engine<S>, prompts: Arc<PromptSet>) -> Self {
         let instance = u64::from_be_bytes(settings.nonce_key[..8].try_into().expect("8 bytes"));
-        Switch {
+        let mut switch = Switch {
             guard: SourceGuard::new(settings.guard),
             authority: Authority::new(
                 settings.realm.clone(),
@@ -345,19 +358,24 @@ impl<S: Store + Clone> Switch<S> {
             bridges: Vec::new(),
             partners: HashMap::new(),
             recorder: None,
+            registrations: BTreeMap::new(),
+            register_keys: HashMap::new(),
             instance,
+            next_token: 0,
             next_branch: 1,
             next_call: 1,
             next_mark: 1,
             draining: false,
             next_sweep: None,
             out: VecDeque::new(),
-        }
+        };
+        switch.renew_registrations(&Trunks::default());
+        switch
     }
 
     /// New calls use `engine` (a reloaded plan); calls up now finish on the old one.
-    /// The realm, digest algorithms, nonce lifetime and guard policy of `settings` apply
-    /// from now on; the address and the nonce key stay.
+    /// The realm, digest algorithms, nonce lifetime, guard policy and trunks of
+    /// `settings` apply from now on; the address and the nonce key stay.
     pub fn reload(&mut self, engine: Engine<S>, prompts: Arc<PromptSet>, settings: Settings) {
         let generation = self.engines.last().map_or(0, |(g, _)| g + 1);
         self.engines.push((generation, engine));
@@ -368,17 +386,21 @@ impl<S: Store + Clone> Switch<S> {
             settings.nonce_lifetime,
         );
         self.guard.set_policy(settings.guard);
+        let old_trunks = std::mem::take(&mut self.settings.trunks);
         self.settings = Settings {
             local: self.settings.local,
             nonce_key: self.settings.nonce_key,
             ..settings
         };
+        self.renew_registrations(&old_trunks);
         self.retire_engines();
     }
 
-    /// Stops taking calls: new INVITEs get 503 from now on.
+    /// Stops taking calls: new INVITEs get 503 from now on, and trunk registrations
+    /// are taken away.
     pub fn drain(&mut self) {
         self.draining = true;
+        self.unregister_all();
     }
 
     /// Number of call legs up, ours and placed.
@@ -406,11 +428,13 @@ impl<S: Store + Clone> Switch<S> {
         self.out.pop_front()
     }
 
-    /// The earliest timer of the transactions, the engines and the sweep.
+    /// The earliest timer of the transactions, the engines, the trunk registrations
+    /// and the sweep.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         let engines = self.engines.iter().filter_map(|(_, e)| e.next_deadline());
         engines
             .chain(self.transactions.next_deadline())
+            .chain(self.registrations_due())
             .chain(self.next_sweep)
             .min()
     }
@@ -419,6 +443,7 @@ impl<S: Store + Clone> Switch<S> {
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.transactions.handle_timeout(now);
         self.deliver(now);
+        self.send_due_registers(now);
         for i in 0..self.engines.len() {
             self.engines[i].1.handle_timeout(now);
             self.drain_engine(now, i);
@@ -522,8 +547,16 @@ impl<S: Store + Clone> Switch<S> {
         while let Some(d) = self.transactions.poll_delivery() {
             match d {
                 Delivery::Request { key, from, request } => self.request(now, key, from, request),
-                Delivery::Response { key, response } => self.fork_response(now, key, response),
-                Delivery::Timeout { key } => self.fork_timeout(now, key),
+                Delivery::Response { key, response } => {
+                    if !self.register_response(now, &key, &response) {
+                        self.fork_response(now, key, response);
+                    }
+                }
+                Delivery::Timeout { key } => {
+                    if !self.register_timeout(now, &key) {
+                        self.fork_timeout(now, key);
+                    }
+                }
                 Delivery::Ack { .. } | Delivery::AckTimeout { .. } => {}
             }
         }
@@ -762,8 +795,15 @@ impl<S: Store + Clone> Switch<S> {
             let retry = vec![("Retry-After", "30".into())];
             return self.respond_with(now, &key, &request, 503, retry);
         }
-        let Some(caller) = self.authenticate(now, &key, from, &request) else {
-            return;
+        // A trunk's requests come from its address and are not challenged: the
+        // provider has authenticated its caller, or the caller is the world.
+        let trunk = self.settings.trunks.at(from.addr).cloned();
+        let caller = match &trunk {
+            Some(_) => None,
+            None => match self.authenticate(now, &key, from, &request) {
+                Some(extension) => Some(extension),
+                None => return,
+            },
         };
         let negotiated = match sdp::negotiate(&request.body) {
             Ok(n) => n,
@@ -772,20 +812,35 @@ impl<S: Store + Clone> Switch<S> {
                 return self.respond_with(now, &key, &request, 488, vec![("Warning", warning)]);
             }
         };
-        let Some(dialed) = request.uri.user.clone().filter(|u| !u.is_empty()) else {
-            return self.respond(now, &key, &request, 404);
-        };
         let id = self.next_call;
+        let call_id = request.call_id().unwrap_or_default().to_owned();
+        let (caller, input) = match (&trunk, caller) {
+            (Some(trunk), _) => match from_trunk::inbound(trunk, &request, id) {
+                Some(call) => call,
+                None => return self.respond(now, &key, &request, 404),
+            },
+            (None, Some(caller)) => {
+                let Some(dialed) = request.uri.user.clone().filter(|u| !u.is_empty()) else {
+                    return self.respond(now, &key, &request, 404);
+                };
+                info!(call = id, %call_id, %caller, to = %redact_dialed(&dialed), "call");
+                let input = leg::Input::Call {
+                    leg: id,
+                    from: caller.clone(),
+                    to: dialed,
+                };
+                (caller, input)
+            }
+            (None, None) => return,
+        };
         self.next_call += 1;
         let generation = self.engines.last().map_or(0, |(g, _)| *g);
-        let call_id = request.call_id().unwrap_or_default().to_owned();
-        info!(call = id, %call_id, %caller, to = %redact_dialed(&dialed), "call");
         self.dialogs.insert(call_id, id);
         self.calls.insert(
             id,
             Call {
                 engine: generation,
-                caller: caller.clone(),
+                caller,
                 invite_key: key,
                 local_tag: tag_for(&request),
                 invite: request,
@@ -801,12 +856,7 @@ impl<S: Store + Clone> Switch<S> {
             },
         );
         let index = self.engines.len() - 1;
-        let call = leg::Input::Call {
-            leg: id,
-            from: caller,
-            to: dialed,
-        };
-        self.feed(now, index, call);
+        self.feed(now, index, input);
         self.drain_engine(now, index);
     }
 
@@ -997,6 +1047,20 @@ impl<S: Store + Clone> Switch<S> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (self.instance, id).hash(&mut h);
         format!("{:016x}", h.finish())
+    }
+
+    /// A token unique to this process and `what` (a tag), or to this call of it.
+    fn token(&mut self, what: &str) -> String {
+        use std::hash::{Hash, Hasher};
+        self.next_token += 1;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.instance, self.next_token, what).hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
+
+    /// A fresh client nonce for a digest answer of ours.
+    fn cnonce(&mut self) -> String {
+        self.token("cnonce")
     }
 
     /// A fresh `z9hG4bK` branch for a request of ours.

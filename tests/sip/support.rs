@@ -416,6 +416,8 @@ pub struct Setup<'a> {
     pub dialplan: Option<PathBuf>,
     /// Record every call as a session file in `<test folder>/recorded` (`--record`).
     pub record: bool,
+    /// A `trunks:` section (YAML, block style, at the top level), or empty.
+    pub trunks: String,
 }
 
 impl Default for Setup<'_> {
@@ -426,6 +428,7 @@ impl Default for Setup<'_> {
             sip_extra: "",
             dialplan: None,
             record: false,
+            trunks: String::new(),
         }
     }
 }
@@ -449,7 +452,7 @@ system:
   mailbox_lockout: true
   disa: ["5550100"]
 extensions:
-  "101": {{ name: Alice, secret: "sip-pass-101", class: 1,
+  "101": {{ name: Alice, secret: "sip-pass-101", class: 1, caller_id: "5550101",
            voicemail: {{ enabled: true, pin: "2580" }},
            password_protection: {{ enabled: true, password: "4321" }} }}
   "102": {{ name: Bob, secret: "sip-pass-102", class: 2, manager: true,
@@ -458,7 +461,7 @@ extensions:
   "103": {{ name: Lobby, secret: "sip-pass-103", class: 4 }}
 codes:
   "1111": {{ name: Tom Smith, pin: "4826", class: 1, billing: "B-17" }}
-"#,
+{trunks}"#,
         plan = setup
             .dialplan
             .clone()
@@ -466,6 +469,7 @@ codes:
             .display(),
         digest = setup.digest,
         prompts = root.join("prompts/en").display(),
+        trunks = setup.trunks,
     )
 }
 
@@ -542,6 +546,12 @@ pub struct Sipp<'a> {
     scenario: PathBuf,
     args: Vec<String>,
     limit: Duration,
+    /// Our SIP port (a free one when `None`).
+    local_port: Option<u16>,
+    /// Calls to run or answer before SIPp ends (`-m`).
+    calls: u32,
+    /// A UAC calls the server; a UAS waits for it.
+    uas: bool,
 }
 
 /// What a SIPp run did.
@@ -562,7 +572,31 @@ impl<'a> Sipp<'a> {
             scenario: scenario.to_path_buf(),
             args: vec!["-s".into(), service.into()],
             limit: Duration::from_secs(25),
+            local_port: None,
+            calls: 1,
+            uas: false,
         }
+    }
+
+    /// SIPp with `scenario` as a UAS on `port` (a trunk's far end), answering `calls`
+    /// calls (each REGISTER or INVITE with a new Call-ID is one) and then ending.
+    pub fn uas(pbx: &'a Pbx, name: &str, scenario: &Path, port: u16, calls: u32) -> Sipp<'a> {
+        Sipp {
+            pbx,
+            name: name.into(),
+            scenario: scenario.to_path_buf(),
+            args: Vec::new(),
+            limit: Duration::from_secs(40),
+            local_port: Some(port),
+            calls,
+            uas: true,
+        }
+    }
+
+    /// Sends from this port (a trunk's address, which the server trusts).
+    pub fn sending_from(mut self, port: u16) -> Self {
+        self.local_port = Some(port);
+        self
     }
 
     /// Digest credentials, and the digest uri: the Request-URI `uri` (SIPp's default is
@@ -577,40 +611,77 @@ impl<'a> Sipp<'a> {
 
     /// Runs it to its end (SIPp's own -timeout, then a hard limit) from the test folder.
     pub fn run(self) -> SippRun {
-        let dir = self.pbx.dir();
+        self.spawn().wait()
+    }
+
+    /// Starts it in the background; [`SippProcess::wait`] collects what it did.
+    pub fn spawn(self) -> SippProcess {
+        let dir = self.pbx.dir().to_path_buf();
         let log = |what: &str| dir.join(format!("{}.{what}.log", self.name));
-        let local_port = free_port().to_string();
+        let local_port = self.local_port.unwrap_or_else(free_port).to_string();
         let media_port = client_media_ports().to_string();
         let timeout = format!("{}s", self.limit.as_secs().saturating_sub(3));
+        let calls = self.calls.to_string();
         let mut cmd = Command::new("sipp");
         cmd.arg("-sf")
             .arg(&self.scenario)
             .args(&self.args)
-            .args(["-m", "1", "-l", "1", "-nostdin"])
+            .args(["-m", &calls, "-l", "1", "-nostdin"])
             .args(["-i", "127.0.0.1", "-p", &local_port])
             .args(["-mi", "127.0.0.1", "-mp", &media_port])
             .args(["-timeout", &timeout, "-timeout_error"])
             .args(["-trace_msg", "-message_file"])
             .arg(log("messages"))
             .args(["-trace_err", "-error_file"])
-            .arg(log("errors"))
-            .arg(self.pbx.addr().to_string())
-            .current_dir(dir)
+            .arg(log("errors"));
+        if !self.uas {
+            cmd.arg(self.pbx.addr().to_string());
+        }
+        cmd.current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(log("stdout")).unwrap())
             .stderr(std::fs::File::create(log("stderr")).unwrap());
         let command_line = format!("{cmd:?}");
-        let mut child = cmd.spawn().expect("sipp starts");
-        let code = wait_or_kill(&mut child, self.limit);
-        let mut output = format!("{command_line}\n");
+        let child = cmd.spawn().expect("sipp starts");
+        SippProcess {
+            child,
+            command_line,
+            logs: dir.join(format!("{}.", self.name)),
+            limit: self.limit,
+        }
+    }
+}
+
+/// A SIPp running in the background.
+pub struct SippProcess {
+    child: Child,
+    command_line: String,
+    /// Its log files' common prefix (`<folder>/<name>.`).
+    logs: PathBuf,
+    limit: Duration,
+}
+
+impl SippProcess {
+    /// Waits for it to end (killed after its time limit); its exit code and logs.
+    pub fn wait(mut self) -> SippRun {
+        let code = wait_or_kill(&mut self.child, self.limit);
+        let mut output = format!("{}\n", self.command_line);
+        let prefix = self.logs.to_string_lossy().into_owned();
         for what in ["stderr", "errors", "messages"] {
-            let text = std::fs::read(log(what)).unwrap_or_default();
+            let text = std::fs::read(format!("{prefix}{what}.log")).unwrap_or_default();
             let text = String::from_utf8_lossy(&text);
             if !text.trim().is_empty() {
                 let _ = writeln!(output, "--- sipp {what} (end) ---\n{}", tail(&text, 8000));
             }
         }
         SippRun { code, output }
+    }
+}
+
+impl Drop for SippProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -183,6 +183,7 @@ mod tests {
             uri,
             algorithm: Algorithm::Sha256,
             qop_auth: nc.map(|n| ("c0ffee", n)),
+            opaque: None,
         }
         .authorization();
         Credentials::parse(&header).unwrap()

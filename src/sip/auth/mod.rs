@@ -10,10 +10,14 @@
 //!    `username`, and let [`Authority::judge`] decide: accepted, challenge again
 //!    (`stale=true` for an expired, forgotten or replayed nonce), 400 for an answer
 //!    that covers another Request-URI, or a failure for [`crate::sip::source_guard`].
+//!
+//! As a client (a trunk registering with its provider and calling through it) the
+//! switch reads a 401/407 with [`Challenge::parse`] and answers it with a
+//! [`DigestClient`], which counts the uses of a nonce.
 
 mod algorithm;
 mod authority;
-#[cfg(test)]
+mod challenge;
 pub mod client;
 mod credentials;
 mod nonce;
@@ -24,6 +28,8 @@ mod stored;
 
 pub use algorithm::{Algorithm, DEFAULT_ALGORITHMS};
 pub use authority::{Authority, Judgement};
+pub use challenge::Challenge;
+pub use client::{DigestClient, Password};
 pub use credentials::{Credentials, NonceCount};
 pub use nonce::{NonceState, Nonces};
 pub use stored::StoredHa1;

@@ -125,6 +125,7 @@ mod tests {
             uri: URI,
             algorithm,
             qop_auth: Some((CNONCE, 1)),
+            opaque: None,
         }
     }
 
@@ -179,6 +180,7 @@ mod tests {
             uri: "/dir/index.html",
             algorithm: Algorithm::Md5,
             qop_auth: None,
+            opaque: None,
         };
         assert_eq!(response_for(&answer), "1949323746fe6a43ef61f9606e7febea");
         let stored = StoredHa1::new("Mufasa", "testrealm@host.com", "CircleOfLife");
@@ -208,6 +210,7 @@ mod tests {
                 uri: "sip:pbx.local",
                 algorithm,
                 qop_auth: Some(("xyz", 7)),
+                opaque: None,
             };
             let creds = Credentials::parse(&answer.authorization()).unwrap();
             assert_eq!(creds.algorithm, algorithm);

@@ -227,7 +227,7 @@ impl<S: Store + Clone> Switch<S> {
         headers.push("To", s.remote.clone());
         headers.push("Call-ID", s.call_id.clone());
         headers.push("CSeq", format!("{} NOTIFY", s.cseq));
-        headers.push("Contact", super::outgoing::contact(s.peer, local));
+        headers.push("Contact", super::outgoing::contact(s.peer, local, "pbx"));
         headers.push("Event", PACKAGE);
         headers.push("Subscription-State", state);
         headers.push("Content-Type", SUMMARY_TYPE);
@@ -261,7 +261,7 @@ impl<S: Store + Clone> Switch<S> {
         headers.push("To", account);
         headers.push("Call-ID", format!("mwi-{tag}@{}", local.ip()));
         headers.push("CSeq", "1 NOTIFY");
-        headers.push("Contact", super::outgoing::contact(peer, local));
+        headers.push("Contact", super::outgoing::contact(peer, local, "pbx"));
         headers.push("Event", PACKAGE);
         headers.push("Subscription-State", "active");
         headers.push("Allow", ALLOW);

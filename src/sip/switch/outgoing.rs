@@ -1,17 +1,21 @@
 //! Legs the PBX places (the user-agent-client half of the back-to-back user agent): an
 //! INVITE to every registered contact of an extension at once, over the flow each one
-//! registered on; the first to answer wins and the others are cancelled; then the dialog
-//! of the one that answered, until either side ends it.
+//! registered on, or one INVITE to a trunk for a number outside; the first to answer
+//! wins and the others are cancelled; then the dialog of the one that answered, until
+//! either side ends it. What is particular to trunks is in `through_trunk`.
 
+use super::through_trunk::trunk_binding;
 use super::{ALLOW, CallId, Output, Switch};
 use crate::clock::Timestamp;
 use crate::engine::event::{self as leg, LegId, Progress, Target};
 use crate::media::g711::Law;
 use crate::media::stream::Format;
+use crate::sip::auth::DigestClient;
 use crate::sip::message::{self, Headers, Method, Request, Response, Uri};
 use crate::sip::registrar::Binding;
 use crate::sip::sdp::{self, Negotiated, Origin};
 use crate::sip::transaction::{ClientKey, Peer, Transport};
+use crate::sip::trunk::Trunk;
 use crate::store::Store;
 use std::net::SocketAddr;
 use tracing::info;
@@ -22,10 +26,16 @@ pub(super) struct Outgoing {
     pub engine: u64,
     /// The caller's leg it was placed for.
     pub call: CallId,
-    /// The calling number shown.
+    /// The calling party as the engine gave it (a trunk shows its caller ID for it).
     pub from: String,
     /// Where it rings.
     pub target: Target,
+    /// The trunk it goes out on (a number outside), by name.
+    pub trunk: Option<String>,
+    /// Our account there, for its challenges.
+    pub digest: Option<DigestClient>,
+    /// The trunks to try next if this one does not take the call (an emergency call).
+    pub next_trunks: Vec<String>,
     /// Our Call-ID and From tag for its dialog.
     pub call_id: String,
     pub local_tag: String,
@@ -53,6 +63,8 @@ pub(super) struct Fork {
     pub invite: Request,
     pub peer: Peer,
     pub outcome: Option<ForkOutcome>,
+    /// Challenges answered for it.
+    pub answered: u8,
 }
 
 /// An INVITE cancelled after its leg was forgotten.
@@ -97,9 +109,13 @@ impl<S: Store + Clone> Switch<S> {
         from: String,
         target: Target,
     ) {
-        let contacts = match &target {
-            Target::Extension(ext) => self.registrar.bindings(ext, now),
-            Target::Outside(_) => Vec::new(),
+        let (trunk, next_trunks) = self.trunks_for(call, &target);
+        let contacts = match (&target, &trunk) {
+            (Target::Extension(ext), _) => self.registrar.bindings(ext, now),
+            (Target::Outside(number) | Target::Emergency(number), Some(t)) => {
+                vec![trunk_binding(number, t, now)]
+            }
+            (_, None) => Vec::new(),
         };
         if contacts.is_empty() {
             info!(call, %target, "nowhere to ring: no phone registered or no trunk");
@@ -114,6 +130,10 @@ impl<S: Store + Clone> Switch<S> {
         let local_tag = self.tag(leg);
         let engine = self.engines[index].0;
         let call_id = format!("{local_tag}@{}", self.settings.local.ip());
+        if let Some(t) = &trunk {
+            let caller_id = self.caller_id(t, &from);
+            info!(call, leg, trunk = %t.name, %target, %caller_id, "calling out");
+        }
         self.outgoing.insert(
             leg,
             Outgoing {
@@ -121,6 +141,9 @@ impl<S: Store + Clone> Switch<S> {
                 call,
                 from,
                 target,
+                digest: trunk.as_ref().and_then(Trunk::digest_client),
+                trunk: trunk.map(|t| t.name),
+                next_trunks,
                 call_id: call_id.clone(),
                 local_tag,
                 media: None,
@@ -153,48 +176,70 @@ impl<S: Store + Clone> Switch<S> {
         o.media = Some(local);
         let contacts = std::mem::take(&mut o.contacts);
         for binding in contacts {
-            let invite = self.invite_for(id, &binding, local);
-            if let Some(key) = self
-                .transactions
-                .request(now, binding.source, invite.clone())
-            {
-                self.fork_keys.insert(key.clone(), id);
-                if let Some(o) = self.outgoing.get_mut(&id) {
-                    o.forks.push(Fork {
-                        key,
-                        invite,
-                        peer: binding.source,
-                        outcome: None,
-                    });
-                }
-            }
+            self.send_fork(now, id, &binding, local);
         }
+    }
+
+    /// INVITEs one contact for leg `id`, whose RTP is at `media`; `false` if it could
+    /// not be sent.
+    pub(super) fn send_fork(
+        &mut self,
+        now: Timestamp,
+        id: LegId,
+        binding: &Binding,
+        media: SocketAddr,
+    ) -> bool {
+        let invite = self.invite_for(id, binding, media);
+        let Some(key) = self
+            .transactions
+            .request(now, binding.source, invite.clone())
+        else {
+            return false;
+        };
+        self.fork_keys.insert(key.clone(), id);
+        if let Some(o) = self.outgoing.get_mut(&id) {
+            o.forks.push(Fork {
+                key,
+                invite,
+                peer: binding.source,
+                outcome: None,
+                answered: 0,
+            });
+        }
+        true
     }
 
     fn invite_for(&mut self, id: LegId, binding: &Binding, media: SocketAddr) -> Request {
         let local = self.settings.local;
-        let realm = self.settings.realm.clone();
         let branch = self.next_branch();
         let o = &self.outgoing[&id];
+        // A trunk's calls are in its domain, as its user; a phone's in our realm.
+        let trunk = o
+            .trunk
+            .as_deref()
+            .and_then(|t| self.settings.trunks.named(t));
+        let domain = trunk.map_or(self.settings.realm.as_str(), |t| t.domain.as_str());
+        let contact_user = trunk.map_or("pbx", Trunk::user);
+        let from = match trunk {
+            Some(t) => self.caller_id(t, &o.from),
+            None => o.from.clone(),
+        };
         let uri = Uri::parse(&binding.contact).unwrap_or_else(|| Uri {
             scheme: "sip".into(),
             host: binding.source.addr.to_string(),
             ..Uri::default()
         });
         let target = match &o.target {
-            Target::Extension(e) | Target::Outside(e) => e.clone(),
+            Target::Extension(e) | Target::Outside(e) | Target::Emergency(e) => e.clone(),
         };
         let mut headers = Headers::default();
         headers.push("Via", via(binding.source, local, &branch));
         headers.push("Max-Forwards", "70");
-        headers.push(
-            "From",
-            format!("<sip:{}@{realm}>;tag={}", o.from, o.local_tag),
-        );
-        headers.push("To", format!("<sip:{target}@{realm}>"));
+        headers.push("From", format!("<sip:{from}@{domain}>;tag={}", o.local_tag));
+        headers.push("To", format!("<sip:{target}@{domain}>"));
         headers.push("Call-ID", o.call_id.clone());
-        headers.push("CSeq", "1 INVITE");
-        headers.push("Contact", contact(binding.source, local));
+        headers.push("CSeq", format!("{} INVITE", o.cseq));
+        headers.push("Contact", contact(binding.source, local, contact_user));
         headers.push("Allow", ALLOW);
         headers.push("Content-Type", "application/sdp");
         Request {
@@ -227,7 +272,13 @@ impl<S: Store + Clone> Switch<S> {
                 }
             }
             200..=299 => self.answered(now, id, &key, &response),
+            401 | 407 if self.outgoing.get(&id).is_some_and(|o| o.trunk.is_some()) => {
+                self.invite_challenged(now, id, &key, &response);
+            }
             _ => {
+                if let Some(trunk) = self.outgoing.get(&id).and_then(|o| o.trunk.as_deref()) {
+                    info!(leg = id, trunk, status, "the trunk did not take the call");
+                }
                 let outcome = match status {
                     486 | 600 | 603 => ForkOutcome::Busy,
                     487 => ForkOutcome::Cancelled,
@@ -274,7 +325,13 @@ impl<S: Store + Clone> Switch<S> {
         }
     }
 
-    fn fork_ended(&mut self, now: Timestamp, id: LegId, key: &ClientKey, outcome: ForkOutcome) {
+    pub(super) fn fork_ended(
+        &mut self,
+        now: Timestamp,
+        id: LegId,
+        key: &ClientKey,
+        outcome: ForkOutcome,
+    ) {
         let Some(o) = self.outgoing.get_mut(&id) else {
             return;
         };
@@ -285,6 +342,12 @@ impl<S: Store + Clone> Switch<S> {
         if o.dialog.is_some() || o.forks.iter().any(|f| f.outcome.is_none()) {
             return;
         }
+        if self.next_trunk(now, id) {
+            return;
+        }
+        let Some(o) = self.outgoing.get(&id) else {
+            return;
+        };
         // Every contact refused: busy if any said so.
         let busy = o.forks.iter().any(|f| f.outcome == Some(ForkOutcome::Busy));
         let progress = if busy {
@@ -374,6 +437,7 @@ impl<S: Store + Clone> Switch<S> {
                 invite: f.invite.clone(),
                 peer: f.peer,
                 outcome: None,
+                answered: f.answered,
             })
             .collect();
         for f in pending {
@@ -550,11 +614,11 @@ pub(super) fn via(peer: Peer, local: SocketAddr, branch: &str) -> String {
     )
 }
 
-/// Our Contact, reachable over the transport the peer uses.
-pub(super) fn contact(peer: Peer, local: SocketAddr) -> String {
+/// Our Contact as `user`, reachable over the transport the peer uses.
+pub(super) fn contact(peer: Peer, local: SocketAddr, user: &str) -> String {
     match peer.transport {
-        Transport::Udp => format!("<sip:pbx@{local}>"),
-        Transport::Tcp => format!("<sip:pbx@{local};transport=tcp>"),
+        Transport::Udp => format!("<sip:{user}@{local}>"),
+        Transport::Tcp => format!("<sip:{user}@{local};transport=tcp>"),
     }
 }
 

@@ -51,6 +51,10 @@ impl Bench {
     }
 
     fn offering(algorithms: Vec<Algorithm>) -> Bench {
+        Bench::with(algorithms, Trunks::default())
+    }
+
+    fn with(algorithms: Vec<Algorithm>, trunks: Trunks) -> Bench {
         let store = Rc::new(SqliteStore::in_memory().unwrap());
         let settings = Settings {
             local: "127.0.0.1:5060".parse().unwrap(),
@@ -63,6 +67,7 @@ impl Bench {
             nonce_lifetime: Duration::seconds(300),
             nonce_key: [7; 32],
             algorithms,
+            trunks,
         };
         let engine = engine_for(&store);
         Bench {
@@ -252,6 +257,7 @@ fn answer(
         uri,
         algorithm: Algorithm::Md5,
         qop_auth: nc.map(|n| ("c0ffee", n)),
+        opaque: None,
     }
     .authorization()
 }
@@ -889,4 +895,5 @@ fn a_replayed_register_adds_no_contact_and_a_counting_phone_sees_no_extra_401() 
 }
 
 mod bridge;
+mod trunk;
 mod voicemail;

@@ -4,7 +4,7 @@
 use super::*;
 use crate::sip::message::response_to;
 
-const CALLEE_SDP: &str = "v=0\r\no=- 9 9 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+pub(super) const CALLEE_SDP: &str = "v=0\r\no=- 9 9 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                           m=audio 7000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n\
                           a=rtpmap:101 telephone-event/8000\r\n";
 const PLACED_RTP: &str = "127.0.0.1:20010";
@@ -12,7 +12,7 @@ const CALLER_RTP: &str = "127.0.0.1:20000";
 
 impl Bench {
     /// A callee's phone answers one of our requests.
-    fn reply(&mut self, port: u16, request: &Request, status: u16, with_sdp: bool) {
+    pub(super) fn reply(&mut self, port: u16, request: &Request, status: u16, with_sdp: bool) {
         let mut r = response_to(request, status, "", Some(&format!("callee-{port}")));
         r.headers
             .push("Contact", format!("<sip:103@127.0.0.1:{port}>"));
@@ -70,7 +70,7 @@ fn ringing(b: &mut Bench, ports: &[u16], call: &str) -> (CallId, Vec<(u16, Reque
 }
 
 /// The caller's leg is answered once the callee's is: its RTP opens, then its 200.
-fn caller_answered(b: &mut Bench) -> (CallId, Response) {
+pub(super) fn caller_answered(b: &mut Bench) -> (CallId, Response) {
     let caller = b
         .take_media()
         .into_iter()
