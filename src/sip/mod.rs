@@ -11,5 +11,6 @@ pub mod registrar;
 pub mod sdp;
 pub mod source_guard;
 pub mod switch;
+pub mod tally;
 pub mod tcp_admission;
 pub mod transaction;

@@ -416,6 +416,8 @@ pub struct Setup<'a> {
     pub dialplan: Option<PathBuf>,
     /// Record every call as a session file in `<test folder>/recorded` (`--record`).
     pub record: bool,
+    /// More top-level keys, one YAML line, e.g. `metrics: { listen: "127.0.0.1:9464" }`.
+    pub extra: &'a str,
 }
 
 impl Default for Setup<'_> {
@@ -426,6 +428,7 @@ impl Default for Setup<'_> {
             sip_extra: "",
             dialplan: None,
             record: false,
+            extra: "",
         }
     }
 }
@@ -445,7 +448,7 @@ database: pbx.db
 prompts: "{prompts}"
 sip: {{ listen: "127.0.0.1:{port}", rtp_ports: "{low}-{high}", realm: pbx.local,
        digest: {digest}, auth_guard: {{ failures: 5, window: 60s, block: 300s }}{extra} }}
-system:
+{top}system:
   mailbox_lockout: true
   disa: ["5550100"]
 extensions:
@@ -465,6 +468,11 @@ codes:
             .unwrap_or_else(|| root.join("dialplans/default.pbx"))
             .display(),
         digest = setup.digest,
+        top = if setup.extra.is_empty() {
+            String::new()
+        } else {
+            format!("{}\n", setup.extra)
+        },
         prompts = root.join("prompts/en").display(),
     )
 }
