@@ -225,7 +225,10 @@ impl Running {
     fn needs_restart(&self, new: &Config) -> Vec<(&'static str, String)> {
         let mut changed = Vec::new();
         if new.metrics != self.metrics {
-            let shown = self.metrics.as_ref().map_or("none".into(), |m| m.listen.to_string());
+            let shown = self
+                .metrics
+                .as_ref()
+                .map_or("none".into(), |m| m.listen.to_string());
             changed.push(("metrics.listen", shown));
         }
         let (old, new) = (&self.sip, &new.sip);

@@ -750,7 +750,9 @@ impl<S: Store> Engine<S> {
                     .warn(Some(call), format!("call record not written: {e}"));
             }
             let status = call_record::status(&caller);
-            self.cx.out.push_back(Output::CallEnded { leg: call, status });
+            self.cx
+                .out
+                .push_back(Output::CallEnded { leg: call, status });
         }
     }
 }

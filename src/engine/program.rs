@@ -384,7 +384,10 @@ pub(super) fn conclude_check<S: Store>(
             *leg.attempts.entry(pending.policy).or_insert(0) += 1;
             if let (Some(after), Some(s)) = (locked_now, &pending.secret) {
                 let secret = s.kind.clone();
-                cx.out.push_back(Output::LockedOut { leg: leg.id, secret });
+                cx.out.push_back(Output::LockedOut {
+                    leg: leg.id,
+                    secret,
+                });
                 let facts = serde_json::json!({
                     "owner_kind": s.owner_kind.as_str(),
                     "owner": s.owner,

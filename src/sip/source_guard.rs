@@ -157,7 +157,10 @@ impl SourceGuard {
 
     /// How many sources are blocked at `now`.
     pub fn blocked_count(&self, now: Timestamp) -> u64 {
-        let blocked = self.sources.values().filter(|e| e.blocked_at(now).is_some());
+        let blocked = self
+            .sources
+            .values()
+            .filter(|e| e.blocked_at(now).is_some());
         blocked.count() as u64
     }
 

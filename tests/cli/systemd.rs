@@ -32,7 +32,9 @@ fn one<'a>(all: &'a [(String, String)], key: &str) -> &'a str {
 /// Seconds in a systemd time span like `45s`, `2min` or `90`.
 fn seconds(span: &str) -> i64 {
     let digits: String = span.chars().take_while(char::is_ascii_digit).collect();
-    let n: i64 = digits.parse().unwrap_or_else(|_| panic!("not a time span: {span}"));
+    let n: i64 = digits
+        .parse()
+        .unwrap_or_else(|_| panic!("not a time span: {span}"));
     match &span[digits.len()..] {
         "" | "s" => n,
         "min" | "m" => n * 60,
@@ -115,12 +117,39 @@ fn systemd_analyze_verifies_the_unit() {
         .arg(&path)
         .output()
         .unwrap();
-    let said = String::from_utf8_lossy(&out.stderr).into_owned()
-        + &String::from_utf8_lossy(&out.stdout);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
     // verify exits 0 on settings it ignores, and names them: both must be clean.
     assert!(
         out.status.success() && said.trim().is_empty(),
         "systemd-analyze verify ({}):\n{said}",
         out.status
+    );
+}
+
+#[test]
+fn the_config_the_unit_points_at_lints_clean() {
+    // Installed, the config sits beside its dialplan in /etc/pbxctl and the prompts in
+    // /usr/local/share; here the repository's copies stand in for both.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("examples/pbx.systemd.yaml")).unwrap();
+    let installed = "prompts: /usr/local/share/pbxctl/prompts/en";
+    assert!(text.contains(installed), "{text}");
+    let prompts = format!("prompts: {}", root().join("prompts/en").display());
+    super::write(tmp.path(), "pbx.yaml", &text.replace(installed, &prompts));
+    std::fs::copy(
+        root().join("dialplans/default.pbx"),
+        tmp.path().join("default.pbx"),
+    )
+    .unwrap();
+    let lint = super::pbxctl(tmp.path(), &["lint", "--deny-warnings", "pbx.yaml"]);
+    assert_eq!(lint.status, 0, "{}{}", lint.stdout, lint.stderr);
+    assert!(
+        lint.stdout.contains("0 errors, 0 warnings"),
+        "{}",
+        lint.stdout
     );
 }

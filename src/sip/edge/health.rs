@@ -33,9 +33,9 @@ impl Health {
     /// The switch is up and takes calls.
     pub fn serving(&self, now: Timestamp) {
         self.turned(now);
-        let _ = self
-            .state
-            .compare_exchange(STARTING, SERVING, Ordering::Relaxed, Ordering::Relaxed);
+        let _ =
+            self.state
+                .compare_exchange(STARTING, SERVING, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// The switch loop turned at `now`.
@@ -45,9 +45,9 @@ impl Health {
 
     /// A drain began: no new calls.
     pub fn draining(&self) {
-        let _ = self
-            .state
-            .compare_exchange(SERVING, DRAINING, Ordering::Relaxed, Ordering::Relaxed);
+        let _ =
+            self.state
+                .compare_exchange(SERVING, DRAINING, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// The switch thread has ended (or is unwinding).

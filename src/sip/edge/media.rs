@@ -4,9 +4,9 @@
 //! from (symmetric RTP), which gets it through the peer's NAT.
 
 use super::ToSwitch;
+use super::metrics::RtpCounters;
 use crate::clock::Duration;
 use crate::engine::mailbox::SHORTEST_MESSAGE_SECONDS;
-use super::metrics::RtpCounters;
 use crate::media::rtp_loss::LossCounter;
 use crate::media::stream::{Format, Stream};
 use crate::media::wav;

@@ -83,13 +83,13 @@ impl Metrics {
             rtp: RtpCounters::default(),
         };
         for status in CallStatus::ALL {
-            m.calls.get_or_create(&Status {
+            m.calls.get_or_create_owned(&Status {
                 status: status.as_str(),
             });
         }
         for secret in secrets {
             let secret = secret.to_owned();
-            m.lockouts.get_or_create(&Secret { secret });
+            m.lockouts.get_or_create_owned(&Secret { secret });
         }
         let r = &mut m.registry;
         r.register(
@@ -169,14 +169,15 @@ impl Metrics {
             let status_label = Status {
                 status: status.as_str(),
             };
-            catch_up(
-                &self.calls.get_or_create(&status_label),
-                tally.calls_ended(status),
-            );
+            let counter = self.calls.get_or_create_owned(&status_label);
+            catch_up(&counter, tally.calls_ended(status));
         }
         for (secret, total) in &tally.lockouts {
             let secret = secret.clone();
-            catch_up(&self.lockouts.get_or_create(&Secret { secret }), *total);
+            catch_up(
+                &self.lockouts.get_or_create_owned(&Secret { secret }),
+                *total,
+            );
         }
     }
 

@@ -55,7 +55,7 @@ pub(super) async fn serve(listener: TcpListener, metrics: Arc<Metrics>, health: 
 async fn answer(mut stream: TcpStream, metrics: &Metrics, health: &Health) {
     let response = match tokio::time::timeout(CLIENT_TIME, read_head(&mut stream)).await {
         Ok(Some(head)) => respond(&head, metrics, health, clock::now()),
-        Ok(None) => Answer::text(400, "bad request").to_bytes(true),
+        Ok(None) => Answer::text(400, "bad request").into_bytes(true),
         Err(_) => return,
     };
     let _ = tokio::time::timeout(CLIENT_TIME, stream.write_all(&response)).await;
@@ -95,15 +95,15 @@ fn respond(head: &str, metrics: &Metrics, health: &Health, now: Timestamp) -> Ve
     let mut words = head.lines().next().unwrap_or_default().split_whitespace();
     let (Some(method), Some(target), Some(version)) = (words.next(), words.next(), words.next())
     else {
-        return Answer::text(400, "bad request").to_bytes(true);
+        return Answer::text(400, "bad request").into_bytes(true);
     };
     if !version.starts_with("HTTP/1.") {
-        return Answer::text(505, "HTTP/1.x only").to_bytes(true);
+        return Answer::text(505, "HTTP/1.x only").into_bytes(true);
     }
     let with_body = match method {
         "GET" => true,
         "HEAD" => false,
-        _ => return Answer::text(405, "GET or HEAD").to_bytes(true),
+        _ => return Answer::text(405, "GET or HEAD").into_bytes(true),
     };
     let path = target.split('?').next().unwrap_or_default();
     let answer = match path {
@@ -121,7 +121,7 @@ fn respond(head: &str, metrics: &Metrics, health: &Health, now: Timestamp) -> Ve
         },
         _ => Answer::text(404, "not found"),
     };
-    answer.to_bytes(with_body)
+    answer.into_bytes(with_body)
 }
 
 /// A response before it is written.
@@ -143,7 +143,7 @@ impl Answer {
 
     /// The response with its length and `Connection: close`; the body only if
     /// `with_body` (a HEAD gets the headers of the GET).
-    fn to_bytes(self, with_body: bool) -> Vec<u8> {
+    fn into_bytes(self, with_body: bool) -> Vec<u8> {
         let (status, reason) = match self.status {
             200 => (200, "OK"),
             400 => (400, "Bad Request"),
@@ -231,7 +231,10 @@ mod tests {
         let h = serving();
         let cases = [
             ("GET / HTTP/1.1", "404 Not Found"),
-            ("POST /metrics HTTP/1.1", "405 Method Not Allowed\r\nAllow: GET, HEAD"),
+            (
+                "POST /metrics HTTP/1.1",
+                "405 Method Not Allowed\r\nAllow: GET, HEAD",
+            ),
             ("GET /metrics SIP/2.0", "505 HTTP Version Not Supported"),
             ("GET", "400 Bad Request"),
             ("", "400 Bad Request"),
@@ -244,12 +247,20 @@ mod tests {
             );
         }
         let head = ask("HEAD /health HTTP/1.1\r\n", &h);
-        assert!(head.ends_with("Content-Length: 3\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"), "{head}");
+        assert!(
+            head.ends_with(
+                "Content-Length: 3\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+            ),
+            "{head}"
+        );
     }
 
     #[test]
     fn the_head_ends_at_the_first_empty_line() {
-        assert_eq!(find_blank_line(b"GET / HTTP/1.1\r\nA: b\r\n\r\nbody"), Some(22));
+        assert_eq!(
+            find_blank_line(b"GET / HTTP/1.1\r\nA: b\r\n\r\nbody"),
+            Some(20)
+        );
         assert_eq!(find_blank_line(b"GET / HTTP/1.1\n\n"), Some(14));
         assert_eq!(find_blank_line(b"GET / HTTP/1.1\r\n"), None);
     }
