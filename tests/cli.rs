@@ -338,7 +338,12 @@ fn a_bad_metrics_address_is_a_located_error() {
     let run = pbxctl(tmp.path(), &["run"]);
     assert_eq!(run.status, 2, "{}", run.stderr);
     assert!(run.stderr.contains("pbx.yaml:5:"), "{}", run.stderr);
-    assert!(run.stderr.contains("socket address"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("metrics.listen `localhost:metrics` is not an IP address and port"),
+        "{}",
+        run.stderr
+    );
     config(tmp.path(), "metrics: { port: 9464 }\n");
     let run = pbxctl(tmp.path(), &["run"]);
     assert_eq!(run.status, 2, "{}", run.stderr);

@@ -76,7 +76,19 @@ pub struct Sip {
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
     /// Address and port, e.g. `127.0.0.1:9464`: no authentication, so keep it private.
+    #[serde(deserialize_with = "metrics_listen")]
     pub listen: SocketAddr,
+}
+
+/// `metrics.listen`: an IP address and a port; a host name is refused, since what it
+/// resolves to could change under a running server.
+fn metrics_listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "metrics.listen `{text}` is not an IP address and port like 127.0.0.1:9464"
+        ))
+    })
 }
 
 /// `tcp: { max_connections, per_source, idle, message_timeout, write_queue }`: what one
