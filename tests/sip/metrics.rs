@@ -1,8 +1,10 @@
 //! Operations against a real `pbxctl run` with `metrics.listen` set: `GET /health` and
 //! `GET /metrics` over plain TCP, and the counters moving as phones register, fail to
-//! authenticate, get their address blocked, and call each other.
+//! authenticate, get their address blocked, call each other, and lock a PIN; health
+//! turning to 503 when the server drains.
 
 use super::support::{Pbx, Setup, free_port};
+use super::{FeatureCall, Keys, answer_with_events, dtmf_pcap, offer_with_events};
 use super::{register, registered_phone};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -24,7 +26,9 @@ fn with_metrics(digest: &str) -> (Pbx, SocketAddr) {
 fn get(address: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(address)
         .unwrap_or_else(|e| panic!("no metrics listener on {address}: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nAccept: */*\r\n\r\n");
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
@@ -46,6 +50,13 @@ fn sample(text: &str, series: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
+/// The sample lines alone, without `# HELP` and `# TYPE`: what a scrape says of calls,
+/// phones and secrets.
+fn samples(text: &str) -> String {
+    let lines = text.lines().filter(|l| !l.starts_with('#'));
+    lines.collect::<Vec<_>>().join("\n")
+}
+
 /// Scrapes until every series has its value (the switch publishes twice a second), or
 /// panics after `limit` with the last scrape.
 fn wait_for(pbx: &Pbx, address: SocketAddr, expected: &[(&str, u64)], limit: Duration) -> String {
@@ -56,9 +67,7 @@ fn wait_for(pbx: &Pbx, address: SocketAddr, expected: &[(&str, u64)], limit: Dur
         let wrong: Vec<String> = expected
             .iter()
             .filter(|(series, value)| sample(&text, series) != Some(*value))
-            .map(|(series, value)| {
-                format!("{series}: {:?}, not {value}", sample(&text, series))
-            })
+            .map(|(series, value)| format!("{series}: {:?}, not {value}", sample(&text, series)))
             .collect();
         if wrong.is_empty() {
             return text;
@@ -77,7 +86,12 @@ fn wait_for(pbx: &Pbx, address: SocketAddr, expected: &[(&str, u64)], limit: Dur
 #[test]
 fn health_and_metrics_follow_registrations_failures_and_blocks() {
     let (pbx, address) = with_metrics("[MD5, SHA-256]");
-    assert_eq!(get(address, "/health"), (200, "ok\n".into()), "{}", pbx.report());
+    assert_eq!(
+        get(address, "/health"),
+        (200, "ok\n".into()),
+        "{}",
+        pbx.report()
+    );
     assert_eq!(get(address, "/nothing").0, 404);
     let (_, before) = get(address, "/metrics");
     assert!(
@@ -119,9 +133,16 @@ fn health_and_metrics_follow_registrations_failures_and_blocks() {
     );
     // No label names an extension or carries a secret.
     for leak in ["101", "sip-pass", "wrong"] {
-        assert!(!text.contains(leak), "/metrics shows `{leak}`:\n{text}");
+        assert!(
+            !samples(&text).contains(leak),
+            "/metrics shows `{leak}`:\n{text}"
+        );
     }
-    assert_eq!(get(address, "/health").0, 200, "a block is no failure of the server");
+    assert_eq!(
+        get(address, "/health").0,
+        200,
+        "a block is no failure of the server"
+    );
 }
 
 #[test]
@@ -154,7 +175,10 @@ fn metrics_follow_a_bridged_call_its_rtp_and_its_record() {
     let relayed = sample(&during, "pbxctl_rtp_relayed_packets_total").unwrap_or(0);
     let lost = sample(&during, "pbxctl_rtp_lost_packets_total");
     assert!(relayed >= 100, "{relayed} relayed\n{during}");
-    assert!(lost.is_some_and(|l| l * 20 < relayed), "{lost:?} lost\n{during}");
+    assert!(
+        lost.is_some_and(|l| l * 20 < relayed),
+        "{lost:?} lost\n{during}"
+    );
 
     assert_eq!(bob.command("hangup", "")["ok"], true);
     alice.event("CALL_CLOSED", Duration::from_secs(5));
@@ -179,5 +203,79 @@ fn metrics_follow_a_bridged_call_its_rtp_and_its_record() {
         .collect();
     assert_eq!(statuses, ["answered"], "{records}\n{after}");
     let more = sample(&after, "pbxctl_rtp_relayed_packets_total").unwrap_or(0);
-    assert!(more >= relayed, "a counter never goes down: {more} < {relayed}");
+    assert!(
+        more >= relayed,
+        "a counter never goes down: {more} < {relayed}"
+    );
+
+    // A drain with a call up: health says so while metrics are still served.
+    let again = alice.dial(&format!("sip:102@127.0.0.1:{}", pbx.port));
+    assert_eq!(
+        again["type"],
+        "CALL_ESTABLISHED",
+        "{again}\n{}",
+        pbx.report()
+    );
+    bob.event("CALL_ESTABLISHED", Duration::from_secs(5));
+    assert_eq!(get(address, "/health").0, 200, "{}", pbx.report());
+    pbx.terminate();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let health = loop {
+        let health = get(address, "/health");
+        if health.0 != 200 || Instant::now() > deadline {
+            break health;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(health, (503, "draining\n".into()), "{}", pbx.report());
+    wait_for(
+        &pbx,
+        address,
+        &[("pbxctl_calls_up", 1)],
+        Duration::from_secs(2),
+    );
+    assert_eq!(bob.command("hangup", "")["ok"], true);
+}
+
+#[test]
+fn a_pin_locked_by_wrong_entries_is_counted_by_kind_and_its_call_by_status() {
+    // 7777 asks 102 for its voicemail PIN; the third wrong one locks it
+    // (mailbox_lockout) and ends the call. SIPp knows MD5 only.
+    let (pbx, address) = with_metrics("[MD5, SHA-256]");
+    FeatureCall {
+        name: "pin-lockout",
+        caller: "102",
+        secret: "sip-pass-102",
+        code: "7777",
+        media: offer_with_events(101),
+        answer: answer_with_events(101),
+        keys: Keys::Pcap(dtmf_pcap::rfc4733_groups(
+            &[(0, "9999#"), (1500, "9999#"), (3000, "9999#")],
+            101,
+        )),
+        bye_within: Duration::from_secs(15),
+    }
+    .run(&pbx)
+    .assert_ok(&pbx);
+    let records = pbx.cdr();
+    let status = records[0]["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{records}"));
+    let series = format!("pbxctl_calls_total{{status=\"{status}\"}}");
+    let text = wait_for(
+        &pbx,
+        address,
+        &[
+            ("pbxctl_lockouts_total{secret=\"voicemail\"}", 1),
+            (&series, 1),
+            ("pbxctl_calls_up", 0),
+        ],
+        Duration::from_secs(5),
+    );
+    for leak in ["102", "9999", "1357"] {
+        assert!(
+            !samples(&text).contains(leak),
+            "/metrics shows `{leak}`:\n{text}"
+        );
+    }
 }

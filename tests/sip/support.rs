@@ -289,6 +289,15 @@ impl Pbx {
         assert!(status.success());
     }
 
+    /// Sends the server SIGTERM: stop taking calls and drain.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
     /// Waits up to `limit` for the server's log to contain `text`.
     pub fn wait_for_log(&self, text: &str, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
