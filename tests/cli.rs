@@ -4,6 +4,8 @@
 mod admin;
 #[path = "cli/hardening.rs"]
 mod hardening;
+#[path = "cli/systemd.rs"]
+mod systemd;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -327,6 +329,25 @@ fn a_bad_config_names_the_extension_and_the_rule() {
         !tmp.path().join("pbx.db").exists(),
         "nothing is written from a bad config"
     );
+}
+
+#[test]
+fn a_bad_metrics_address_is_a_located_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    config(tmp.path(), "metrics: { listen: \"localhost:metrics\" }\n");
+    let run = pbxctl(tmp.path(), &["run"]);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("pbx.yaml:5:"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("metrics.listen `localhost:metrics` is not an IP address and port"),
+        "{}",
+        run.stderr
+    );
+    config(tmp.path(), "metrics: { port: 9464 }\n");
+    let run = pbxctl(tmp.path(), &["run"]);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("pbx.yaml:5:"), "{}", run.stderr);
 }
 
 #[test]

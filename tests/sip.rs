@@ -22,6 +22,8 @@ mod baresip;
 mod dtmf_pcap;
 #[path = "sip/hardening.rs"]
 mod hardening;
+#[path = "sip/metrics.rs"]
+mod metrics;
 #[path = "sip/support.rs"]
 mod support;
 #[path = "sip/trunk.rs"]

@@ -3,7 +3,7 @@
 
 use super::{StoreArgs, exit};
 use crate::directory::Config;
-use crate::directory::config::Sip;
+use crate::directory::config::{Metrics, Sip};
 use crate::directory::trunk::{DidTarget, in_file_order};
 use crate::directory::validate::Settings;
 use crate::dsl::Plan;
@@ -211,6 +211,7 @@ pub fn run(args: &StoreArgs, record: Option<&std::path::Path>) -> i32 {
         drain: sip.drain,
         tcp: sip.tcp.clone(),
         record: record.map(std::path::Path::to_path_buf),
+        metrics: config.metrics.as_ref().map(|m| m.listen),
     };
     if let Some(dir) = record
         && let Err(e) = std::fs::create_dir_all(dir)
@@ -231,6 +232,7 @@ pub fn run(args: &StoreArgs, record: Option<&std::path::Path>) -> i32 {
     let args = args.clone();
     let running = Running {
         sip: config.sip.clone(),
+        metrics: config.metrics.clone(),
         local,
     };
     let served = runtime.block_on(async move {
@@ -276,15 +278,23 @@ fn switch_settings(
 /// What the server was started with that a reload cannot change.
 struct Running {
     sip: Sip,
+    metrics: Option<Metrics>,
     local: SocketAddr,
 }
 
 impl Running {
-    /// The `sip:` settings `new` changes that take a restart (sockets and ports are
-    /// opened once), with the value still in force.
-    fn needs_restart(&self, new: &Sip) -> Vec<(&'static str, String)> {
-        let old = &self.sip;
+    /// The settings `new` changes that take a restart (sockets and ports are opened
+    /// once), with the value still in force.
+    fn needs_restart(&self, new: &Config) -> Vec<(&'static str, String)> {
         let mut changed = Vec::new();
+        if new.metrics != self.metrics {
+            let shown = self
+                .metrics
+                .as_ref()
+                .map_or("none".into(), |m| m.listen.to_string());
+            changed.push(("metrics.listen", shown));
+        }
+        let (old, new) = (&self.sip, &new.sip);
         if new.listen != old.listen {
             changed.push(("sip.listen", old.listen.to_string()));
         }
@@ -335,7 +345,7 @@ async fn signals(
                 .await;
                 match reloaded {
                     Ok(Ok((parts, config, trunks))) => {
-                        for (key, in_force) in running.needs_restart(&config.sip) {
+                        for (key, in_force) in running.needs_restart(&config) {
                             warn!(setting = key, in_force = %in_force, "{key} changed in the config; it needs a restart, so the old value stays in force");
                         }
                         // The nonce key stays: the switch keeps its own.

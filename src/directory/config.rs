@@ -26,6 +26,8 @@ pub struct Config {
     pub database: PathBuf,
     /// SIP listener settings (used by `pbxctl run`).
     pub sip: Sip,
+    /// Where `pbxctl run` serves metrics and its health check; `None`: nowhere.
+    pub metrics: Option<Metrics>,
     /// The prompt set: a folder with one WAV per prompt ID, resolved.
     pub prompts: PathBuf,
     /// Extensions, codes, system settings.
@@ -70,6 +72,27 @@ pub struct Sip {
     /// Limits on SIP over TCP.
     #[serde(default)]
     pub tcp: TcpLimits,
+}
+
+/// `metrics: { listen }`: the HTTP address of `GET /metrics` (Prometheus text format)
+/// and `GET /health`. Absent, `pbxctl run` serves neither.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// Address and port, e.g. `127.0.0.1:9464`: no authentication, so keep it private.
+    #[serde(deserialize_with = "metrics_listen")]
+    pub listen: SocketAddr,
+}
+
+/// `metrics.listen`: an IP address and a port; a host name is refused, since what it
+/// resolves to could change under a running server.
+fn metrics_listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "metrics.listen `{text}` is not an IP address and port like 127.0.0.1:9464"
+        ))
+    })
 }
 
 /// `tcp: { max_connections, per_source, idle, message_timeout, write_queue }`: what one
@@ -289,6 +312,8 @@ struct RawConfig {
     database: String,
     #[serde(default)]
     sip: Option<Sip>,
+    #[serde(default)]
+    metrics: Option<Metrics>,
     #[serde(default = "default_prompts")]
     prompts: String,
     #[serde(default)]
@@ -338,6 +363,7 @@ impl Config {
             dialplan: base.join(raw.dialplan),
             database: base.join(raw.database),
             sip: raw.sip.unwrap_or_default(),
+            metrics: raw.metrics,
             prompts: base.join(raw.prompts),
             directory: Directory {
                 system: raw.system,

@@ -76,6 +76,43 @@ pub enum Progress {
     Failed,
 }
 
+/// How a call ended: the `status` of its call record (CDR-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallStatus {
+    /// Someone answered: a phone, the far end, or the PBX itself.
+    Answered,
+    /// Nobody answered, or the caller gave up first.
+    NoAnswer,
+    /// The callee was busy.
+    Busy,
+    /// The call could not be put through.
+    Failed,
+    /// The plan refused it.
+    Rejected,
+}
+
+impl CallStatus {
+    /// Every status, in the order reports list them.
+    pub const ALL: [CallStatus; 5] = [
+        CallStatus::Answered,
+        CallStatus::NoAnswer,
+        CallStatus::Busy,
+        CallStatus::Failed,
+        CallStatus::Rejected,
+    ];
+
+    /// The name a call record stores (`answered`, `no-answer`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Answered => "answered",
+            CallStatus::NoAnswer => "no-answer",
+            CallStatus::Busy => "busy",
+            CallStatus::Failed => "failed",
+            CallStatus::Rejected => "rejected",
+        }
+    }
+}
+
 /// Where a placed leg goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -226,6 +263,22 @@ pub enum Output {
         hash: Option<String>,
         /// Whose secret it is (`None`: no such owner; verified anyway).
         secret: Option<crate::store::SecretId>,
+    },
+    /// A call ended and left its record with this status: drivers that count calls
+    /// count what the call records say.
+    CallEnded {
+        /// The caller's leg.
+        leg: LegId,
+        /// The record's status.
+        status: CallStatus,
+    },
+    /// Wrong entries locked a secret (PG-3). Names the kind of secret only: never its
+    /// owner, never what was entered.
+    LockedOut {
+        /// The leg whose entry locked it.
+        leg: LegId,
+        /// Its kind (`password`, `voicemail`, `pin`).
+        secret: String,
     },
     /// A problem worth logging: a failed hook, a store error, a plan fault.
     Warning {

@@ -751,6 +751,10 @@ impl<S: Store> Engine<S> {
                 self.cx
                     .warn(Some(call), format!("call record not written: {e}"));
             }
+            let status = call_record::status(&caller);
+            self.cx
+                .out
+                .push_back(Output::CallEnded { leg: call, status });
         }
     }
 }

@@ -383,6 +383,11 @@ pub(super) fn conclude_check<S: Store>(
         secret_check::Verdict::Invalid { locked_now } => {
             *leg.attempts.entry(pending.policy).or_insert(0) += 1;
             if let (Some(after), Some(s)) = (locked_now, &pending.secret) {
+                let secret = s.kind.clone();
+                cx.out.push_back(Output::LockedOut {
+                    leg: leg.id,
+                    secret,
+                });
                 let facts = serde_json::json!({
                     "owner_kind": s.owner_kind.as_str(),
                     "owner": s.owner,

@@ -3,7 +3,7 @@
 //! came of them. The session suite covers behaviour; this pins the protocol the SIP
 //! switch relies on.
 
-use super::event::{Event, Input, Output, PLACED_LEGS, Progress, Target};
+use super::event::{CallStatus, Event, Input, Output, PLACED_LEGS, Progress, Target};
 use super::*;
 use crate::clock::Duration;
 use crate::store::{SecretHasher, SqliteStore, Store};
@@ -11,13 +11,17 @@ use crate::store::{SecretHasher, SqliteStore, Store};
 const T0: Timestamp = Timestamp(1_800_000_000_000);
 
 fn engine() -> Engine<SqliteStore> {
+    engine_given(
+        "extensions:\n  \"101\": { password_protection: { enabled: true, password: \"4321\" } }\n  \"102\": {}\n",
+    )
+}
+
+/// The default plan over a store provisioned with `given` (a session's `given`).
+fn engine_given(given: &str) -> Engine<SqliteStore> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let plan = crate::dsl::load(&root.join("dialplans/default.pbx")).unwrap();
     let hooks = Hooks::compile(&plan).unwrap();
-    let given: crate::directory::Directory = serde_saphyr::from_str(
-        "extensions:\n  \"101\": { password_protection: { enabled: true, password: \"4321\" } }\n  \"102\": {}\n",
-    )
-    .unwrap();
+    let given: crate::directory::Directory = serde_saphyr::from_str(given).unwrap();
     let store = SqliteStore::in_memory().unwrap();
     store.provision(&given, &SecretHasher::fast()).unwrap();
     let settings = plan.default_settings();
@@ -96,10 +100,16 @@ fn a_call_to_an_extension_places_bridges_and_ends_legs() {
     e.handle(T0.after(Duration::seconds(7)), Input::Hangup { leg: b });
     assert_eq!(
         drain(&mut e),
-        [Output::Event {
-            leg: 1,
-            event: Event::Hangup
-        }]
+        [
+            Output::Event {
+                leg: 1,
+                event: Event::Hangup
+            },
+            Output::CallEnded {
+                leg: 1,
+                status: CallStatus::Answered
+            }
+        ]
     );
     assert!(e.live_legs().is_empty());
     let records = e.store().call_records().unwrap();
@@ -118,7 +128,16 @@ fn a_caller_hanging_up_ends_the_ringing_leg() {
     let mut e = engine();
     let b = placed(&call(&mut e, 1, "101", "102"));
     e.handle(T0, Input::Hangup { leg: 1 });
-    assert_eq!(drain(&mut e), [Output::End { leg: b }]);
+    assert_eq!(
+        drain(&mut e),
+        [
+            Output::End { leg: b },
+            Output::CallEnded {
+                leg: 1,
+                status: CallStatus::NoAnswer
+            }
+        ]
+    );
     assert_eq!(e.store().call_records().unwrap()[0].status, "no-answer");
     // What the driver says of the gone leg afterwards changes nothing.
     e.handle(
@@ -148,10 +167,16 @@ fn a_call_out_that_fails_is_recorded_failed() {
     );
     assert_eq!(
         drain(&mut e),
-        [Output::Event {
-            leg: 1,
-            event: Event::Reject(RejectReason::Unavailable)
-        }]
+        [
+            Output::Event {
+                leg: 1,
+                event: Event::Reject(RejectReason::Unavailable)
+            },
+            Output::CallEnded {
+                leg: 1,
+                status: CallStatus::Failed
+            }
+        ]
     );
     let record = &e.store().call_records().unwrap()[0];
     assert_eq!(
@@ -251,4 +276,56 @@ fn a_call_from_a_trunk_takes_the_inbound_rules_even_from_an_extension_number() {
         matches!(&outs[0], Output::Place { target: Target::Extension(n), from, .. } if n == "101" && from == "5551234"),
         "{outs:?}"
     );
+}
+
+#[test]
+fn a_lockout_is_reported_by_kind_and_the_end_as_the_record_says() {
+    let mut e =
+        engine_given("extensions:\n  \"101\": { voicemail: { enabled: true, pin: \"2580\" } }\n");
+    call(&mut e, 1, "101", "7777");
+    let mut outs = Vec::new();
+    // Three wrong PINs: the voicemail policy locks on the third (mailbox_lockout).
+    for _ in 0..3 {
+        for digit in "9999#".chars() {
+            e.handle(T0, Input::Digit { leg: 1, digit });
+        }
+        let request = drain(&mut e)
+            .iter()
+            .find_map(|o| match o {
+                Output::Verify { request, .. } => Some(*request),
+                _ => None,
+            })
+            .expect("a verify request");
+        e.handle(
+            T0,
+            Input::Verified {
+                request,
+                matched: false,
+            },
+        );
+        outs.extend(drain(&mut e));
+    }
+    let locked: Vec<&Output> = outs
+        .iter()
+        .filter(|o| matches!(o, Output::LockedOut { .. }))
+        .collect();
+    assert_eq!(
+        locked,
+        [&Output::LockedOut {
+            leg: 1,
+            secret: "voicemail".into()
+        }],
+        "{outs:?}"
+    );
+    assert!(!format!("{outs:?}").contains("9999"), "{outs:?}");
+    let ended: Vec<CallStatus> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::CallEnded { leg: 1, status } => Some(*status),
+            _ => None,
+        })
+        .collect();
+    let records = e.store().call_records().unwrap();
+    assert_eq!(ended.len(), 1, "{outs:?}");
+    assert_eq!(ended[0].as_str(), records[0].status);
 }

@@ -6,7 +6,10 @@
 //! accept TCP, and run one RTP stream per answered call, paced at 20 ms.
 
 mod clock;
+mod health;
 mod media;
+mod metrics;
+mod operations;
 mod tcp;
 
 use super::log_budget::LogBudget;
@@ -20,7 +23,9 @@ use crate::engine::Engine;
 use crate::hooks::Hooks;
 use crate::media::prompt_set::PromptSet;
 use crate::store::{SecretHasher, SqliteStore};
+use health::{Health, StoppedOnDrop};
 use media::ToMedia;
+use metrics::Metrics;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::PathBuf;
@@ -66,6 +71,8 @@ pub struct EdgeConfig {
     pub tcp: TcpLimits,
     /// Where to write each call as a session file (`--record`), if anywhere.
     pub record: Option<PathBuf>,
+    /// Where `GET /metrics` and `GET /health` are served, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// What the operator asks of a running server.
@@ -107,6 +114,8 @@ const UDP_IN_FLIGHT: usize = 4_096;
 const BUDGET_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 /// File descriptors kept back from TCP connections: RTP sockets are counted apart.
 const RESERVED_FILES: u64 = 256;
+/// How often the switch thread publishes its tally as metrics.
+const PUBLISH_EVERY: Duration = Duration(500);
 
 /// Serves until a drain completes. Errors are startup errors (a port in use).
 pub async fn serve(
@@ -123,6 +132,16 @@ pub async fn serve(
         .await
         .map_err(|e| format!("cannot listen on tcp {}: {e}", config.listen))?;
     info!(address = %config.listen, "listening for SIP on UDP and TCP");
+    let secrets = parts.plan.policies.iter().map(|p| p.secret.as_str());
+    let metrics = Arc::new(Metrics::new(secrets));
+    let health = Arc::new(Health::default());
+    if let Some(address) = config.metrics {
+        let http = TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("cannot listen for metrics on tcp {address}: {e}"))?;
+        info!(%address, "serving GET /metrics and /health over HTTP");
+        tokio::spawn(operations::serve(http, metrics.clone(), health.clone()));
+    }
 
     let tcp_limits = fit_to_open_files(config.tcp.clone(), config.rtp_ports);
     let (to_switch, from_edge) = std_mpsc::channel::<ToSwitch>();
@@ -154,6 +173,8 @@ pub async fn serve(
                     data: crate::store::data_folder(&database),
                     record: config.record.clone(),
                     drained: drained_tx,
+                    metrics,
+                    health,
                 };
                 thread.run(database, settings, parts, from_edge)
             })
@@ -299,6 +320,8 @@ struct SwitchThread {
     /// Where recorded calls go (`--record`).
     record: Option<PathBuf>,
     drained: mpsc::UnboundedSender<()>,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
 }
 
 /// Records calls under `parts`' plan.
@@ -342,6 +365,10 @@ impl SwitchThread {
             info!(folder = %dir.display(), "recording every call as a session file");
             record_under(&mut switch, &parts);
         }
+        let health = self.health.clone();
+        let _stopped = StoppedOnDrop(&health);
+        health.serving(clock::now());
+        let mut next_publish = clock::now();
         let mut draining = false;
         loop {
             let now = clock::now();
@@ -366,6 +393,7 @@ impl SwitchThread {
                 Ok(ToSwitch::Drain) => {
                     info!(calls = switch.calls(), "draining: no new calls");
                     switch.drain();
+                    health.draining();
                     draining = true;
                 }
                 Ok(ToSwitch::EndAll) => switch.end_all(clock::now()),
@@ -383,6 +411,12 @@ impl SwitchThread {
             if draining && switch.calls() == 0 {
                 let _ = self.drained.send(());
                 draining = false;
+            }
+            let now = clock::now();
+            health.turned(now);
+            if now >= next_publish {
+                self.metrics.publish(&switch.tally(now));
+                next_publish = now.after(PUBLISH_EVERY);
             }
         }
         // Flush what the last inputs produced (the BYEs of a drain).
@@ -432,6 +466,7 @@ impl SwitchThread {
                             format,
                             data: self.data.clone(),
                             to_switch,
+                            rtp: self.metrics.rtp(),
                         };
                         let handle = media::start(&self.runtime, leg, socket);
                         self.media.insert(call, handle);

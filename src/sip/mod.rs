@@ -11,6 +11,7 @@ pub mod registrar;
 pub mod sdp;
 pub mod source_guard;
 pub mod switch;
+pub mod tally;
 pub mod tcp_admission;
 pub mod transaction;
 pub mod trunk;

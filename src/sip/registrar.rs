@@ -102,6 +102,12 @@ impl Registrar {
             .unwrap_or_default()
     }
 
+    /// How many bindings are live at `now`, for all extensions.
+    pub fn count(&self, now: Timestamp) -> u64 {
+        let live = self.bindings.values().flatten();
+        live.filter(|b| b.expires_at > now).count() as u64
+    }
+
     /// Forgets lapsed bindings.
     pub fn sweep(&mut self, now: Timestamp) {
         self.bindings.retain(|_, l| {

@@ -155,6 +155,15 @@ impl SourceGuard {
         });
     }
 
+    /// How many sources are blocked at `now`.
+    pub fn blocked_count(&self, now: Timestamp) -> u64 {
+        let blocked = self
+            .sources
+            .values()
+            .filter(|e| e.blocked_at(now).is_some());
+        blocked.count() as u64
+    }
+
     /// How many sources are tracked.
     pub fn len(&self) -> usize {
         self.sources.len()

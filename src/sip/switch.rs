@@ -13,6 +13,7 @@ use super::message::{self, Method, Request, parse, response_to};
 use super::registrar::{MIN_EXPIRES, Refusal, Registrar};
 use super::sdp::{self, Negotiated, Origin};
 use super::source_guard::{GuardPolicy, SourceGuard};
+use super::tally::Tally;
 use super::transaction::{ClientKey, Delivery, Peer, ServerKey, Transactions, Transmit};
 use super::trunk::Trunks;
 use super::trunk::registration::Registration;
@@ -326,6 +327,8 @@ pub struct Switch<S: Store + Clone> {
     draining: bool,
     next_sweep: Option<Timestamp>,
     out: VecDeque<Output>,
+    /// What operators are shown.
+    tally: Tally,
 }
 
 impl<S: Store + Clone> Switch<S> {
@@ -368,6 +371,7 @@ impl<S: Store + Clone> Switch<S> {
             draining: false,
             next_sweep: None,
             out: VecDeque::new(),
+            tally: Tally::default(),
         };
         switch.renew_registrations(&Trunks::default());
         switch
@@ -406,6 +410,18 @@ impl<S: Store + Clone> Switch<S> {
     /// Number of call legs up, ours and placed.
     pub fn calls(&self) -> usize {
         self.calls.len() + self.outgoing.len()
+    }
+
+    /// What has been counted, and what is up at `now`; takes time in the number of
+    /// registrations and guarded sources, so the driver asks now and then.
+    pub fn tally(&self, now: Timestamp) -> Tally {
+        Tally {
+            calls_up: self.calls.len() as u64,
+            legs_up: self.calls() as u64,
+            registrations: self.registrar.count(now),
+            blocked_sources: self.guard.blocked_count(now),
+            ..self.tally.clone()
+        }
     }
 
     /// Ends every call (the drain timeout ran out).
@@ -720,10 +736,12 @@ impl<S: Store + Clone> Switch<S> {
     }
 
     fn auth_failure(&mut self, now: Timestamp, ip: IpAddr, user: Option<&str>) {
+        self.tally.auth_failures += 1;
         if self.log_budget.admit(now, "auth-failure") {
             info!(source = %ip, user = user.unwrap_or("-"), "failed SIP authentication");
         }
         if let Some(until) = self.guard.failure(ip, now) {
+            self.tally.source_blocks += 1;
             warn!(
                 source = %ip,
                 until = %until,
@@ -756,6 +774,7 @@ impl<S: Store + Clone> Switch<S> {
         }
         match self.registrar.register(now, &aor, &request, from) {
             Ok(bindings) => {
+                self.tally.registers_accepted += 1;
                 info!(extension = %aor, contacts = bindings.len(), "registered");
                 let registered = !bindings.is_empty();
                 let contacts = bindings
@@ -1109,6 +1128,8 @@ impl<S: Store + Clone> Switch<S> {
                 leg::Output::Warning { leg, message } => {
                     warn!(call = leg, "{message}");
                 }
+                leg::Output::CallEnded { status, .. } => self.tally.call_ended(status),
+                leg::Output::LockedOut { secret, .. } => self.tally.locked_out(secret),
             }
         }
         self.finish_recordings();

@@ -263,8 +263,8 @@ fn a_reload_keeps_serving_through_a_broken_plan_and_says_what_needs_a_restart() 
     let reply = support::options(pbx.addr(), Duration::from_secs(2)).unwrap();
     assert!(reply.starts_with("SIP/2.0 200"));
 
-    // A good plan again, and another listen address: the plan is taken, the address
-    // is not (the socket is open), and the log says so.
+    // A good plan again, another listen address and a metrics listener: the plan is
+    // taken, the addresses are not (sockets are opened once), and the log says so.
     std::fs::copy(root().join("dialplans/default.pbx"), &plan).unwrap();
     let config = std::fs::read_to_string(pbx.config()).unwrap();
     let moved = config.replace(
@@ -272,10 +272,19 @@ fn a_reload_keeps_serving_through_a_broken_plan_and_says_what_needs_a_restart() 
         &format!("127.0.0.1:{}", support::free_port()),
     );
     assert_ne!(moved, config);
-    std::fs::write(pbx.config(), moved).unwrap();
+    let metrics = format!(
+        "metrics: {{ listen: \"127.0.0.1:{}\" }}\n",
+        support::free_port()
+    );
+    std::fs::write(pbx.config(), format!("{moved}{metrics}")).unwrap();
     pbx.reload();
     assert!(
         pbx.wait_for_log("sip.listen changed", Duration::from_secs(10)),
+        "{}",
+        pbx.report()
+    );
+    assert!(
+        pbx.wait_for_log("metrics.listen changed", Duration::from_secs(10)),
         "{}",
         pbx.report()
     );

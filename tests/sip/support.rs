@@ -289,6 +289,15 @@ impl Pbx {
         assert!(status.success());
     }
 
+    /// Sends the server SIGTERM: stop taking calls and drain.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
     /// Waits up to `limit` for the server's log to contain `text`.
     pub fn wait_for_log(&self, text: &str, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
@@ -418,6 +427,8 @@ pub struct Setup<'a> {
     pub record: bool,
     /// A `trunks:` section (YAML, block style, at the top level), or empty.
     pub trunks: String,
+    /// More top-level keys, one YAML line, e.g. `metrics: { listen: "127.0.0.1:9464" }`.
+    pub extra: &'a str,
 }
 
 impl Default for Setup<'_> {
@@ -429,6 +440,7 @@ impl Default for Setup<'_> {
             dialplan: None,
             record: false,
             trunks: String::new(),
+            extra: "",
         }
     }
 }
@@ -448,7 +460,7 @@ database: pbx.db
 prompts: "{prompts}"
 sip: {{ listen: "127.0.0.1:{port}", rtp_ports: "{low}-{high}", realm: pbx.local,
        digest: {digest}, auth_guard: {{ failures: 5, window: 60s, block: 300s }}{extra} }}
-system:
+{top}system:
   mailbox_lockout: true
   disa: ["5550100"]
 extensions:
@@ -468,6 +480,11 @@ codes:
             .unwrap_or_else(|| root.join("dialplans/default.pbx"))
             .display(),
         digest = setup.digest,
+        top = if setup.extra.is_empty() {
+            String::new()
+        } else {
+            format!("{}\n", setup.extra)
+        },
         prompts = root.join("prompts/en").display(),
         trunks = setup.trunks,
     )

@@ -4,8 +4,10 @@
 //! from (symmetric RTP), which gets it through the peer's NAT.
 
 use super::ToSwitch;
+use super::metrics::RtpCounters;
 use crate::clock::Duration;
 use crate::engine::mailbox::SHORTEST_MESSAGE_SECONDS;
+use crate::media::rtp_loss::LossCounter;
 use crate::media::stream::{Format, Stream};
 use crate::media::wav;
 use crate::sip::switch::{CallId, Input};
@@ -64,6 +66,8 @@ pub(super) struct Leg {
     /// The data folder: messages are recorded and played under it.
     pub data: PathBuf,
     pub to_switch: std_mpsc::Sender<ToSwitch>,
+    /// Where relayed and lost packets are counted.
+    pub rtp: RtpCounters,
 }
 
 /// Starts a leg's RTP task on `socket`.
@@ -141,6 +145,7 @@ async fn run(
         format,
         data,
         to_switch,
+        rtp,
     } = leg;
     let socket = match socket
         .set_nonblocking(true)
@@ -170,6 +175,7 @@ async fn run(
     let mut sending = true;
     let mut peer: Option<mpsc::UnboundedSender<Relayed>> = None;
     let mut recording: Option<Recording> = None;
+    let mut loss = LossCounter::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -198,14 +204,18 @@ async fn run(
                         recording.take().expect("recording").finish(call, &data, &to_switch);
                     }
                 }
+                let lost = loss.observe(&buf[..n]);
                 if let Some(p) = &peer {
+                    rtp.lost(lost);
                     let _ = p.send(Relayed { bytes: buf[..n].to_vec(), format: stream.format() });
                 }
             }
             Some(r) = relayed.recv() => {
                 let out = stream.relay(&r.bytes, r.format).filter(|_| sending);
-                if let (Some(to), Some(out)) = (remote, out) {
-                    let _ = socket.send_to(&out, to).await;
+                if let (Some(to), Some(out)) = (remote, out)
+                    && socket.send_to(&out, to).await.is_ok()
+                {
+                    rtp.relayed();
                 }
             }
             command = commands.recv() => match command {
