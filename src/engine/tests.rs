@@ -261,10 +261,16 @@ fn a_call_from_a_trunk_takes_the_inbound_rules_even_from_an_extension_number() {
     e.handle(T0, Input::Inbound { leg: 1, from, to });
     assert_eq!(
         drain(&mut e),
-        [Output::Event {
-            leg: 1,
-            event: Event::Reject(RejectReason::NotFound)
-        }]
+        [
+            Output::Event {
+                leg: 1,
+                event: Event::Reject(RejectReason::NotFound)
+            },
+            Output::CallEnded {
+                leg: 1,
+                status: CallStatus::Rejected
+            }
+        ]
     );
     assert!(!e.store().extension("102").unwrap().unwrap().state.dnd);
     let outs = {

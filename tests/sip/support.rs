@@ -125,12 +125,13 @@ pub fn free_port_pair() -> u16 {
     }
 }
 
-/// A range of 200 RTP ports for one server, different for every test: 21000-21199, 21200-...
+/// A range of 100 RTP ports for one server (a test's few calls take a handful), different
+/// for every test: 21000-21099, 21100-...
 pub fn rtp_range() -> (u16, u16) {
     static NEXT: AtomicU16 = AtomicU16::new(21_000);
-    let low = NEXT.fetch_add(200, Ordering::SeqCst);
+    let low = NEXT.fetch_add(100, Ordering::SeqCst);
     assert!(low < 26_000, "more servers than RTP ranges");
-    (low, low + 199)
+    (low, low + 99)
 }
 
 /// Ten ports for one client's media (SIPp's -mp, baresip's rtp_ports): 26000, 26010, ...
