@@ -100,16 +100,22 @@ impl Baresip {
             mwi = if mwi { "module_app\t\tmwi.so\n" } else { "" },
         );
         std::fs::write(dir.join("config"), config).unwrap();
-        std::fs::write(
-            dir.join("accounts"),
-            format!(
-                "<sip:{ext}@127.0.0.1:{port}>;auth_pass={password};regint=60;\
-                 audio_codecs=pcmu,pcma;answermode={answer}\n",
-                port = pbx.port,
-                answer = if auto_answer { "auto" } else { "manual" },
-            ),
-        )
-        .unwrap();
+        let account = format!(
+            "<sip:{ext}@127.0.0.1:{port}>;auth_pass={password};regint=60;\
+             audio_codecs=pcmu,pcma;answermode={answer}",
+            port = pbx.port,
+            answer = if auto_answer { "auto" } else { "manual" },
+        );
+        // baresip 1.0's mwi module subscribes, 1 ms after it loads, for every entry of
+        // its subscription list while appending to that list: if the registration has
+        // already succeeded by then (a fast server), it loops for ever. So a phone with
+        // mwi gets its account through ctrl_tcp, once that timer has run.
+        let accounts = if mwi {
+            String::new()
+        } else {
+            format!("{account}\n")
+        };
+        std::fs::write(dir.join("accounts"), accounts).unwrap();
         std::fs::write(dir.join("contacts"), "").unwrap();
         // Not *.log: Pbx::report prints those, and Baresip::report prints this.
         let log = pbx.dir().join(format!("baresip-{ext}.output.txt"));
@@ -147,7 +153,7 @@ impl Baresip {
                 }
             }
         };
-        Baresip {
+        let mut phone = Baresip {
             child,
             ctrl,
             buf: Vec::new(),
@@ -155,7 +161,12 @@ impl Baresip {
             taken: Vec::new(),
             log,
             token: 0,
+        };
+        if mwi {
+            let created = phone.command("uanew", &account);
+            assert_eq!(created["ok"], true, "uanew: {created}\n{}", phone.report());
         }
+        phone
     }
 
     /// Runs a command (a menu command: dial, sndcode, hangup, reginfo, ...) and
