@@ -590,6 +590,16 @@ bridge_hold() {
   cat "$work/$name.probe.log" >&2
   printf '%s\t%s\t%s\n' "$bridge_calls" "$cores" "$code" > "$held"
   grep -E '^(caller|callee)->' "$work/$name.probe.log" >> "$held" || true
+
+  # The baseline: the same phones sending to each other directly, the PBX left out.
+  log "the probe alone: the same $((2 * bridge_calls)) phones in pairs, without the PBX"
+  /usr/bin/time -f '%U %S %e' -o "$work/$name.direct.time" \
+    "$root/target/release/examples/rtp-probe" --direct "$work/$name.caller.log" "$work/$name.callee.log" \
+    "$bridge_rtp_seconds" > "$work/$name.direct.log" 2>&1 || echo "- **rtp-probe --direct**: $(tail -1 "$work/$name.direct.log")" >> "$notes"
+  cat "$work/$name.direct.log" >&2
+  local direct_cores
+  direct_cores=$(awk 'NF == 3 && $3 > 0 { printf "%.2f", ($1 + $2) / $3 }' "$work/$name.direct.time")
+  grep -E '^caller->' "$work/$name.direct.log" | sed "s/^caller->callee/direct cores=${direct_cores:-?}/" >> "$held" || true
 }
 
 # --- The report ---------------------------------------------------------------------------
@@ -629,6 +639,11 @@ held_rows() {
     down+=" (max $(probe_field "$up" transit_max_ms) ms); "
   done
   echo "| bridged calls held at once with RTP both ways, ${bridge_rtp_seconds} s | $calls calls, $((2 * calls)) legs; ${down%; } |"
+  local direct
+  direct=$(grep '^direct ' "$held" || true)
+  if [[ -n $direct ]]; then
+    echo "| the probe alone: the same phones in pairs sending to each other directly, no PBX | jitter p99 $(probe_field direct jitter_p99_ms) ms, transit p99 $(probe_field direct transit_p99_ms) ms, $(probe_field direct lost) of $(probe_field direct sent) lost; rtp-probe $(probe_field direct cores) cores |"
+  fi
   echo "| server CPU while relaying them | $server cores; $(awk -v c="$server" -v n="$calls" 'BEGIN { printf "%.3f", n ? c * 100 / n : 0 }') cores per 100 bridged calls; SIPp (both sides) $sipp, rtp-probe $probe, rest of host $rest; caller SIPp exit $code |"
 }
 

@@ -12,6 +12,10 @@
 //! transit_max_ms=… jitter_p99_ms=…`, where jitter is RFC 3550's transit difference
 //! between consecutive packets of one stream (what the relay adds to the senders' even
 //! pacing).
+//!
+//! `rtp-probe --direct CALLER_LOG CALLEE_LOG SECONDS [THREADS]` is the baseline: the n-th
+//! caller and the n-th callee send to each other, the PBX left out, so what it measures
+//! is the probe's own cost and timing.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -48,7 +52,11 @@ struct Heard {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let direct = args.first().is_some_and(|a| a == "--direct");
+    if direct {
+        args.remove(0);
+    }
     let (callers, callees, seconds, threads) = match &args[..] {
         [a, b, s, rest @ ..] if rest.len() <= 1 => {
             let threads = rest.first().map_or(Ok(1), |t| t.parse::<usize>());
@@ -69,8 +77,24 @@ fn main() {
         let (stop, stopped) = watch::channel(false);
         let caller_ids = 0..callers.len() as u32;
         let callee_ids = callers.len() as u32..(callers.len() + callees.len()) as u32;
-        let callers = start(&callers, caller_ids, epoch, &stopped).await;
-        let callees = start(&callees, callee_ids, epoch, &stopped).await;
+        // Every socket is bound before any sends: a packet relayed to a phone not yet
+        // listening would be lost, and counted against the relay.
+        let mut callers = bind(&callers).await;
+        let mut callees = bind(&callees).await;
+        if direct {
+            if callers.len() != callees.len() {
+                eprintln!(
+                    "error: --direct pairs callers with callees: their logs differ in length"
+                );
+                std::process::exit(1);
+            }
+            for (a, b) in callers.iter_mut().zip(callees.iter_mut()) {
+                a.1 = b.0.local_addr().expect("a bound socket");
+                b.1 = a.0.local_addr().expect("a bound socket");
+            }
+        }
+        let callers = start(callers, caller_ids, epoch, &stopped);
+        let callees = start(callees, callee_ids, epoch, &stopped);
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         stop.send(true).expect("the legs listen");
         tokio::time::sleep(LINGER).await;
@@ -83,7 +107,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: rtp-probe CALLER_LOG CALLEE_LOG SECONDS [THREADS]");
+    eprintln!("usage: rtp-probe [--direct] CALLER_LOG CALLEE_LOG SECONDS [THREADS]");
     std::process::exit(2);
 }
 
@@ -112,29 +136,40 @@ fn read_legs(path: &str) -> Vec<Leg> {
 /// A leg under way: its sender's count of packets and its receiver's findings.
 type Running = (tokio::task::JoinHandle<u64>, tokio::task::JoinHandle<Heard>);
 
-async fn start(
-    legs: &[Leg],
+/// Binds each leg's port; returns its socket and where the PBX wants its RTP.
+async fn bind(legs: &[Leg]) -> Vec<(Arc<UdpSocket>, SocketAddr)> {
+    let mut bound = Vec::new();
+    for leg in legs {
+        let at = SocketAddr::from((Ipv4Addr::LOCALHOST, leg.local));
+        let socket = UdpSocket::bind(at).await.unwrap_or_else(|e| {
+            eprintln!("error: binding {at}: {e}");
+            std::process::exit(1)
+        });
+        bound.push((
+            Arc::new(socket),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, leg.pbx)),
+        ));
+    }
+    bound
+}
+
+fn start(
+    legs: Vec<(Arc<UdpSocket>, SocketAddr)>,
     ids: std::ops::Range<u32>,
     epoch: Instant,
     stopped: &watch::Receiver<bool>,
 ) -> Vec<Running> {
-    let mut running = Vec::new();
     let count = legs.len().max(1) as u32;
-    for (leg, id) in legs.iter().zip(ids) {
-        let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, leg.local));
-        let socket = UdpSocket::bind(bind).await.unwrap_or_else(|e| {
-            eprintln!("error: binding {bind}: {e}");
-            std::process::exit(1)
-        });
-        let socket = Arc::new(socket);
-        let to = SocketAddr::from((Ipv4Addr::LOCALHOST, leg.pbx));
-        // Spread the legs' sending over the 20 ms, as independent phones would be.
-        let offset = PACKET_INTERVAL * (id % count) / count;
-        let send = tokio::spawn(send(socket.clone(), to, id, epoch, offset, stopped.clone()));
-        let hear = tokio::spawn(hear(socket, epoch, stopped.clone()));
-        running.push((send, hear));
-    }
-    running
+    legs.into_iter()
+        .zip(ids)
+        .map(|((socket, to), id)| {
+            // Spread the legs' sending over the 20 ms, as independent phones would be.
+            let offset = PACKET_INTERVAL * (id % count) / count;
+            let send = tokio::spawn(send(socket.clone(), to, id, epoch, offset, stopped.clone()));
+            let hear = tokio::spawn(hear(socket, epoch, stopped.clone()));
+            (send, hear)
+        })
+        .collect()
 }
 
 /// Sends a packet every 20 ms until stopped; returns how many were sent.

@@ -204,6 +204,15 @@ impl Stream {
         !self.queue.is_empty()
     }
 
+    /// Whether `tick` has nothing to send: bridged, with no prompt and no key of its own
+    /// to send, so the driver need not tick it (a thousand bridged legs would otherwise
+    /// wake 50,000 times a second for nothing).
+    pub fn idle(&self) -> bool {
+        self.bridged
+            && !self.playing()
+            && (self.events_out.is_empty() || self.format.telephone_event.is_none())
+    }
+
     /// The next 20 ms packet: queued audio, or silence so the peer's jitter buffer
     /// and NAT binding stay alive.
     pub fn next_packet(&mut self) -> Vec<u8> {
@@ -367,6 +376,23 @@ mod tests {
         );
         s.set_bridged(true);
         s
+    }
+
+    #[test]
+    fn a_bridged_stream_is_idle_only_with_nothing_of_its_own_to_send() {
+        let mut s = bridged(Law::Mu, Some(101));
+        assert!(s.idle());
+        s.send_key('5');
+        assert!(!s.idle(), "a key to send as events");
+        while s.tick().is_some() {}
+        assert!(s.idle(), "the key sent");
+        s.play(&[0; 320]);
+        assert!(!s.idle(), "a prompt to play");
+        while s.tick().is_some() {}
+        assert!(s.idle(), "the prompt played");
+        s.set_bridged(false);
+        assert!(!s.idle(), "unbridged, it sends silence");
+        assert!(s.tick().is_some());
     }
 
     #[test]

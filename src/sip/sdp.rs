@@ -71,6 +71,23 @@ pub struct Origin {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotAcceptable(pub String);
 
+impl NotAcceptable {
+    /// The `Warning` a `488` carries: code 304, media type not available (RFC 3261 §20.43).
+    pub fn warning(&self) -> String {
+        format!("304 pbxctl \"{}\"", self.0.replace('"', "'"))
+    }
+}
+
+/// What a re-INVITE offers: its body's media, or, when it has no body, what the dialog
+/// has now (we then make the offer in the 200, RFC 3261 §14.2).
+pub fn renegotiate(body: &[u8], current: Negotiated) -> Result<Negotiated, NotAcceptable> {
+    if body.is_empty() {
+        Ok(current)
+    } else {
+        negotiate(body)
+    }
+}
+
 /// Reads an offer and picks the first of the peer's formats we speak (PCMU, PCMA), and
 /// the payload type the peer gave `telephone-event/8000`, whatever number it chose.
 pub fn negotiate(offer: &[u8]) -> Result<Negotiated, NotAcceptable> {

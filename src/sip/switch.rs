@@ -604,6 +604,17 @@ impl<S: Store + Clone> Switch<S> {
         self.transactions.respond(now, key, r);
     }
 
+    /// `488` for an SDP offer we cannot take, saying why.
+    fn refuse_offer(
+        &mut self,
+        now: Timestamp,
+        key: &ServerKey,
+        request: &Request,
+        e: &sdp::NotAcceptable,
+    ) {
+        self.respond_with(now, key, request, 488, vec![("Warning", e.warning())]);
+    }
+
     fn request(&mut self, now: Timestamp, key: ServerKey, from: Peer, request: Request) {
         // Section 8.2 checks, in the RFC's order, before any method is looked at.
         if !matches!(request.uri.scheme.as_str(), "sip" | "sips" | "tel") {
@@ -826,10 +837,7 @@ impl<S: Store + Clone> Switch<S> {
         };
         let negotiated = match sdp::negotiate(&request.body) {
             Ok(n) => n,
-            Err(e) => {
-                let warning = format!("304 pbxctl \"{}\"", e.0.replace('"', "'"));
-                return self.respond_with(now, &key, &request, 488, vec![("Warning", warning)]);
-            }
+            Err(e) => return self.refuse_offer(now, &key, &request, &e),
         };
         let id = self.next_call;
         let call_id = request.call_id().unwrap_or_default().to_owned();
@@ -888,18 +896,9 @@ impl<S: Store + Clone> Switch<S> {
         let Some(local) = call.media else {
             return self.respond(now, &key, &request, 491);
         };
-        let offered = if request.body.is_empty() {
-            // An offerless re-INVITE: we offer in the 200 what we have (RFC 3261 §14.2).
-            Ok(call.negotiated)
-        } else {
-            sdp::negotiate(&request.body)
-        };
-        let offered = match offered {
+        let offered = match sdp::renegotiate(&request.body, call.negotiated) {
             Ok(n) => n,
-            Err(e) => {
-                let warning = format!("304 pbxctl \"{}\"", e.0.replace('"', "'"));
-                return self.respond_with(now, &key, &request, 488, vec![("Warning", warning)]);
-            }
+            Err(e) => return self.refuse_offer(now, &key, &request, &e),
         };
         let n = renegotiated(&mut call.negotiated, &mut call.sdp_version, offered);
         let mut r = response_to(&request, 200, "OK", Some(&call.local_tag));

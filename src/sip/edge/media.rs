@@ -178,7 +178,7 @@ async fn run(
     let mut loss = LossCounter::default();
     loop {
         tokio::select! {
-            _ = tick.tick() => {
+            _ = tick.tick(), if !stream.idle() || unreported.is_some() => {
                 if let (Some(to), Some(packet), true) = (remote, stream.tick(), sending) {
                     let _ = socket.send_to(&packet, to).await;
                 }

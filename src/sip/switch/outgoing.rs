@@ -516,17 +516,9 @@ impl<S: Store + Clone> Switch<S> {
         let (Some(media), Some(dialog)) = (o.media, o.dialog.as_mut()) else {
             return self.respond(now, key, request, 491);
         };
-        let offered = if request.body.is_empty() {
-            Ok(dialog.negotiated)
-        } else {
-            sdp::negotiate(&request.body)
-        };
-        let offered = match offered {
+        let offered = match sdp::renegotiate(&request.body, dialog.negotiated) {
             Ok(n) => n,
-            Err(e) => {
-                let warning = format!("304 pbxctl \"{}\"", e.0.replace('"', "'"));
-                return self.respond_with(now, key, request, 488, vec![("Warning", warning)]);
-            }
+            Err(e) => return self.refuse_offer(now, key, request, &e),
         };
         let n = super::renegotiated(&mut dialog.negotiated, &mut o.sdp_version, offered);
         let mut r = message::response_to(request, 200, "OK", Some(&o.local_tag));
