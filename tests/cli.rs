@@ -4,6 +4,8 @@
 mod admin;
 #[path = "cli/hardening.rs"]
 mod hardening;
+#[path = "cli/lint_rules.rs"]
+mod lint_rules;
 #[path = "cli/systemd.rs"]
 mod systemd;
 

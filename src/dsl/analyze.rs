@@ -5,13 +5,25 @@
 use super::ast::Unlocker;
 use super::ast::{self, Item, LockoutDef, RuleKind};
 use super::compile::Compiler;
+use super::pattern::Pattern;
 use super::plan::{Class, HookCode, Lockout, Matcher, Policy, Rule};
 use super::resolve::Names;
 use super::settings::engine_defaults;
 use super::span::{FileId, Span};
 use super::value::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+
+/// What the rules before the one being checked take, by kind of rule.
+#[derive(Default)]
+pub(super) struct Taken {
+    /// Codes (patterns without wildcards), with where their rule is.
+    literals: BTreeMap<(RuleKind, String), Span>,
+    /// Unguarded patterns with wildcards, in order.
+    patterns: Vec<(RuleKind, Pattern, Span)>,
+    /// The first unguarded `any`.
+    any: HashMap<RuleKind, Span>,
+}
 
 impl Compiler<'_> {
     /// Takes in every definition (later ones override earlier, so profiles can include
@@ -56,10 +68,9 @@ impl Compiler<'_> {
 
     /// Checks each rule's head against the rules before it, then lowers its body.
     pub(super) fn add_rules(&mut self, rules: Vec<ast::RuleDef>) {
-        let mut seen_literals: HashMap<(RuleKind, String), Span> = HashMap::new();
-        let mut open_any: HashMap<RuleKind, Span> = HashMap::new();
+        let mut taken = Taken::default();
         for rule in rules {
-            self.check_reachability(&rule, &mut seen_literals, &mut open_any);
+            self.check_reachability(&rule, &mut taken);
             self.add_rule(rule);
         }
     }
@@ -190,44 +201,122 @@ impl Compiler<'_> {
         });
     }
 
-    fn check_reachability(
-        &mut self,
-        rule: &ast::RuleDef,
-        seen: &mut HashMap<(RuleKind, String), Span>,
-        open_any: &mut HashMap<RuleKind, Span>,
-    ) {
-        if let Some(earlier) = open_any.get(&rule.kind) {
+    /// Rules are tried in order and the first that takes a number wins: warns of a
+    /// rule an earlier one always beats (`unreachable-rule`), of a pattern that loses a
+    /// number to an earlier code (`code-shadows-pattern`), and of a code that starts
+    /// another (`prefix-code`).
+    fn check_reachability(&mut self, rule: &ast::RuleDef, taken: &mut Taken) {
+        let kind = rule.kind;
+        if let Some(earlier) = taken.any.get(&kind) {
             let at = self.sources.locate(*earlier);
             self.warn(
                 "unreachable-rule",
                 rule.span,
                 format!(
                     "never used: the `{} any` rule at {at} takes every call first",
-                    rule.kind.as_str()
+                    kind.as_str()
                 ),
             );
-        }
-        if rule.guard.is_some() {
+            // A rule never used has nothing more to say.
             return;
         }
         match &rule.matcher {
-            ast::Matcher::Any => {
-                open_any.entry(rule.kind).or_insert(rule.span);
+            ast::Matcher::Any if rule.guard.is_none() => {
+                taken.any.insert(kind, rule.span);
             }
-            ast::Matcher::Pattern(p) => {
-                if let Some(lit) = p.literal() {
-                    if let Some(earlier) = seen.get(&(rule.kind, lit.clone())) {
-                        let at = self.sources.locate(*earlier);
-                        self.warn(
-                            "unreachable-rule",
-                            rule.span,
-                            format!("never used: `{lit}` is already taken by the rule at {at}"),
-                        );
-                    }
-                    seen.entry((rule.kind, lit)).or_insert(rule.span);
-                }
-            }
+            ast::Matcher::Pattern(p) => match p.literal() {
+                Some(lit) => self.check_code(rule, &lit, taken),
+                None => self.check_pattern(rule, p, taken),
+            },
             _ => {}
+        }
+    }
+
+    /// A code: beaten by an earlier rule for the same digits or an earlier pattern, or
+    /// the start of another code, or started by one.
+    fn check_code(&mut self, rule: &ast::RuleDef, lit: &str, taken: &mut Taken) {
+        let kind = rule.kind;
+        if let Some(earlier) = taken.literals.get(&(kind, lit.to_owned())) {
+            let at = self.sources.locate(*earlier);
+            let message = format!("never used: `{lit}` is already taken by the rule at {at}");
+            self.warn("unreachable-rule", rule.span, message);
+            return;
+        }
+        let beaten = taken
+            .patterns
+            .iter()
+            .find(|(k, p, _)| *k == kind && p.matches(lit).is_some());
+        if let Some((_, p, earlier)) = beaten {
+            let at = self.sources.locate(*earlier);
+            let message = format!(
+                "never used: `{lit}` is taken first by the `{}` rule at {at}",
+                p.text
+            );
+            self.warn("unreachable-rule", rule.span, message);
+            return;
+        }
+        // Only phones dial digit by digit; a carrier sends a whole number.
+        if kind == RuleKind::Dial {
+            self.check_prefix(rule, lit, taken);
+        }
+        if rule.guard.is_none() {
+            taken
+                .literals
+                .entry((kind, lit.to_owned()))
+                .or_insert(rule.span);
+        }
+    }
+
+    /// A code that another code starts, or that starts another.
+    fn check_prefix(&mut self, rule: &ast::RuleDef, lit: &str, taken: &Taken) {
+        let kind = rule.kind;
+        // The longest earlier code that starts this one, else the first that this one starts.
+        let shorter = (1..lit.len()).rev().find_map(|n| {
+            taken
+                .literals
+                .get(&(kind, lit[..n].to_owned()))
+                .map(|s| (lit[..n].to_owned(), *s))
+        });
+        let longer = taken
+            .literals
+            .range((kind, lit.to_owned())..)
+            .take_while(|((k, l), _)| *k == kind && l.starts_with(lit))
+            .find(|((_, l), _)| l != lit)
+            .map(|((_, l), s)| (l.clone(), *s));
+        let pair = match (shorter, longer) {
+            (Some((short, at)), _) => Some((short, lit.to_owned(), at)),
+            (None, Some((long, at))) => Some((lit.to_owned(), long, at)),
+            (None, None) => None,
+        };
+        if let Some((short, long, earlier)) = pair {
+            let at = self.sources.locate(earlier);
+            self.warn(
+                "prefix-code",
+                rule.span,
+                format!(
+                    "`{short}` is the start of `{long}` (the other at {at}): a phone that sends a number once it matches a code (a digit map) sends `{short}`, so `{long}` is reached only by dialing it faster than the phone waits"
+                ),
+            );
+        }
+    }
+
+    /// A pattern with wildcards: the numbers earlier codes take from it.
+    fn check_pattern(&mut self, rule: &ast::RuleDef, p: &Pattern, taken: &mut Taken) {
+        let kind = rule.kind;
+        let lost = taken
+            .literals
+            .iter()
+            .find(|((k, l), _)| *k == kind && p.matches(l).is_some());
+        if let Some(((_, lit), earlier)) = lost {
+            let at = self.sources.locate(*earlier);
+            let message = format!(
+                "`{}` never gets `{lit}`: the rule at {at} takes that number first",
+                p.text
+            );
+            self.warn("code-shadows-pattern", rule.span, message);
+        }
+        if rule.guard.is_none() {
+            taken.patterns.push((kind, p.clone(), rule.span));
         }
     }
 

@@ -164,7 +164,7 @@ pub enum HookSource {
 }
 
 /// Which calls a rule takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuleKind {
     /// Digits dialed by an extension.
     Dial,
