@@ -2,7 +2,7 @@
 //! digest client: what a trunk asks us to answer.
 
 use super::algorithm::Algorithm;
-use crate::sip::message::auth_params;
+use crate::sip::message::{Response, auth_params};
 
 /// One Digest challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,24 @@ impl Challenge {
     /// (the server lists its preference first, RFC 8760 §2.4).
     pub fn first_of<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Challenge> {
         values.into_iter().find_map(Challenge::parse)
+    }
+
+    /// The challenge of a `401` (`WWW-Authenticate`) or `407` (`Proxy-Authenticate`),
+    /// if we can answer one, and the header our answer goes in.
+    pub fn of(response: &Response) -> (Option<Challenge>, &'static str) {
+        let (read, write) = if response.status == 401 {
+            ("WWW-Authenticate", "Authorization")
+        } else {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        };
+        (Challenge::first_of(response.headers.all(read)), write)
+    }
+
+    /// Whether to answer it, `answered` challenges to the same request having been
+    /// answered already: the first always; after that only a stale nonce, once, as a
+    /// second plain challenge means the credentials are wrong.
+    pub fn worth_answering(&self, answered: u8) -> bool {
+        answered == 0 || (self.stale && answered < 2)
     }
 }
 

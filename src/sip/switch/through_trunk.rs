@@ -91,12 +91,7 @@ impl<S: Store + Clone> Switch<S> {
         key: &ClientKey,
         response: &Response,
     ) {
-        let (read, write) = if response.status == 401 {
-            ("WWW-Authenticate", "Authorization")
-        } else {
-            ("Proxy-Authenticate", "Proxy-Authorization")
-        };
-        let challenge = Challenge::first_of(response.headers.all(read));
+        let (challenge, write) = Challenge::of(response);
         let (local, branch, cnonce) = (self.settings.local, self.next_branch(), self.cnonce());
         let Some(o) = self.outgoing.get_mut(&id) else {
             return;
@@ -104,7 +99,7 @@ impl<S: Store + Clone> Switch<S> {
         let Some(fork) = o.forks.iter_mut().find(|f| f.key == *key) else {
             return;
         };
-        let answerable = challenge.filter(|c| fork.answered == 0 || (c.stale && fork.answered < 2));
+        let answerable = challenge.filter(|c| c.worth_answering(fork.answered));
         let (Some(challenge), Some(client)) = (answerable, o.digest.as_mut()) else {
             let trunk = o.trunk.clone().unwrap_or_default();
             info!(leg = id, %trunk, status = response.status, "the trunk refused our credentials for the call");

@@ -183,16 +183,9 @@ impl Registration {
         response: &Response,
         fresh: &Fresh,
     ) -> Next {
-        let (read, write) = if response.status == 401 {
-            ("WWW-Authenticate", "Authorization")
-        } else {
-            ("Proxy-Authenticate", "Proxy-Authorization")
-        };
-        let challenge = Challenge::first_of(response.headers.all(read));
-        // Answered once already: the credentials are wrong, unless the nonce was stale.
-        let again = |c: &Challenge| self.answered == 0 || (c.stale && self.answered < 2);
+        let (challenge, write) = Challenge::of(response);
         match (challenge, self.client.is_some()) {
-            (Some(c), true) if again(&c) => {
+            (Some(c), true) if c.worth_answering(self.answered) => {
                 self.answered += 1;
                 let uri = format!("sip:{}", trunk.domain);
                 let client = self.client.as_mut().expect("checked");
