@@ -180,6 +180,26 @@ pub fn negotiate(offer: &[u8]) -> Result<Negotiated, NotAcceptable> {
 /// peer's payload type (RFC 3264 section 6.1: an answer reuses the offer's numbers), and
 /// the direction answering the offer's.
 pub fn answer(origin: Origin, format: Format, direction: Direction) -> Vec<u8> {
+    let direction = direction.answer().attribute();
+    body(origin, &[format.law], format.telephone_event, direction)
+}
+
+/// The telephone-event payload type we offer when we place a call.
+pub const OFFERED_EVENTS: u8 = 101;
+
+/// Our offer when we place a call: `first` law, then the other, and telephone-events.
+/// The callee's answer is read with [`negotiate`] like an offer: the first law it keeps.
+pub fn offer(origin: Origin, first: Law) -> Vec<u8> {
+    let second = match first {
+        Law::Mu => Law::A,
+        Law::A => Law::Mu,
+    };
+    body(origin, &[first, second], Some(OFFERED_EVENTS), "sendrecv")
+}
+
+/// An SDP body of ours: one audio stream at `origin`'s address carrying `laws` in order
+/// of preference and telephone-events at `events`, 20 ms packets, `direction`.
+fn body(origin: Origin, laws: &[Law], events: Option<u8>, direction: &str) -> Vec<u8> {
     let Origin {
         rtp: local,
         session: session_id,
@@ -187,11 +207,18 @@ pub fn answer(origin: Origin, format: Format, direction: Direction) -> Vec<u8> {
     } = origin;
     let family = if local.is_ipv6() { "IP6" } else { "IP4" };
     let ip = local.ip();
-    let law = format.law;
-    let mut fmts = law.payload_type().to_string();
-    let mut attributes = format!("a=rtpmap:{} {}/8000\r\n", law.payload_type(), law.name());
-    if let Some(pt) = format.telephone_event {
-        fmts.push_str(&format!(" {pt}"));
+    let mut fmts = Vec::new();
+    let mut attributes = String::new();
+    for law in laws {
+        fmts.push(law.payload_type().to_string());
+        attributes.push_str(&format!(
+            "a=rtpmap:{} {}/8000\r\n",
+            law.payload_type(),
+            law.name()
+        ));
+    }
+    if let Some(pt) = events {
+        fmts.push(pt.to_string());
         attributes.push_str(&format!(
             "a=rtpmap:{pt} telephone-event/8000\r\na=fmtp:{pt} 0-16\r\n"
         ));
@@ -201,39 +228,7 @@ pub fn answer(origin: Origin, format: Format, direction: Direction) -> Vec<u8> {
          c=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {fmts}\r\n{attributes}\
          a=ptime:20\r\na={direction}\r\n",
         port = local.port(),
-        direction = direction.answer().attribute(),
-    )
-    .into_bytes()
-}
-
-/// The telephone-event payload type we offer when we place a call.
-pub const OFFERED_EVENTS: u8 = 101;
-
-/// Our offer when we place a call: `first` law, then the other, and telephone-events.
-/// The callee's answer is read with [`negotiate`] like an offer: the first law it keeps.
-pub fn offer(origin: Origin, first: Law) -> Vec<u8> {
-    let Origin {
-        rtp: local,
-        session: session_id,
-        version,
-    } = origin;
-    let family = if local.is_ipv6() { "IP6" } else { "IP4" };
-    let ip = local.ip();
-    let second = match first {
-        Law::Mu => Law::A,
-        Law::A => Law::Mu,
-    };
-    let te = OFFERED_EVENTS;
-    format!(
-        "v=0\r\no=pbxctl {session_id} {version} IN {family} {ip}\r\ns=pbxctl\r\n\
-         c=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {a} {b} {te}\r\n\
-         a=rtpmap:{a} {an}/8000\r\na=rtpmap:{b} {bn}/8000\r\n\
-         a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
-        port = local.port(),
-        a = first.payload_type(),
-        an = first.name(),
-        b = second.payload_type(),
-        bn = second.name(),
+        fmts = fmts.join(" "),
     )
     .into_bytes()
 }
