@@ -124,6 +124,15 @@ pub enum Target {
     Emergency(String),
 }
 
+impl Target {
+    /// The number called: the extension's, or the outside (or emergency) number.
+    pub fn number(&self) -> &str {
+        match self {
+            Target::Extension(n) | Target::Outside(n) | Target::Emergency(n) => n,
+        }
+    }
+}
+
 impl fmt::Display for Target {
     /// `101` or `external:5551234` (an emergency number too), as sessions write a
     /// connected party.

@@ -684,10 +684,7 @@ impl<S: Store> Engine<S> {
         caller.bridged = Some(placed);
         caller.deadline = None;
         caller.outcome.connected_at = Some(now);
-        caller.outcome.final_party = Some(match &target {
-            Target::Extension(e) => e.clone(),
-            Target::Outside(n) | Target::Emergency(n) => n.clone(),
-        });
+        caller.outcome.final_party = Some(target.number().to_owned());
         // A call that reached the trunk is outbound, however it got there.
         caller.outcome.external |= !matches!(target, Target::Extension(_));
         let caller_number = caller.caller.clone();

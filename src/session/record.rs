@@ -186,10 +186,8 @@ impl Recorder {
             Output::Place {
                 leg, call, target, ..
             } => {
-                let name = match target {
-                    Target::Extension(e) => e.clone(),
-                    Target::Outside(_) | Target::Emergency(_) => target.to_string(),
-                };
+                // `101`, or `external:5551234` as sessions name an outside party.
+                let name = target.to_string();
                 if let (Target::Extension(e), Some(r)) = (target, self.calls.get_mut(call)) {
                     r.extension(store, e);
                 }

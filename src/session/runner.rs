@@ -131,9 +131,10 @@ impl Replay<'_> {
                     }
                 }
                 Output::Place { leg, target, .. } => {
-                    let (name, ringing_at) = match &target {
-                        Target::Extension(e) => (e.clone(), Some(e.clone())),
-                        Target::Outside(_) | Target::Emergency(_) => (target.to_string(), None),
+                    let name = target.to_string();
+                    let ringing_at = match &target {
+                        Target::Extension(e) => Some(e.clone()),
+                        Target::Outside(_) | Target::Emergency(_) => None,
                     };
                     let outside = ringing_at.is_none();
                     self.legs.push(LegTrack {
