@@ -323,14 +323,11 @@ fn pin_7777_opens_the_outbound_window() {
     );
 }
 
-#[test]
-fn three_wrong_pins_end_the_call() {
-    // Each wrong PIN is answered with pin-invalid (about 3.4 s) and enter-pin
-    // again. The groups are 1.5 s apart, so the second and third are typed
-    // ahead, during pin-invalid: the server keeps keys typed while it plays.
-    let pbx = Pbx::start();
+/// 102 dials 7777 (PN-3) and enters the wrong voicemail PIN three times, as RFC 4733
+/// events 1.5 s apart; the server ends the call after the third.
+fn wrong_pins_three_times(pbx: &Pbx, name: &str) {
     FeatureCall {
-        name: "pin-wrong",
+        name,
         caller: "102",
         secret: "sip-pass-102",
         code: "7777",
@@ -342,8 +339,17 @@ fn three_wrong_pins_end_the_call() {
         )),
         bye_within: Duration::from_secs(15),
     }
-    .run(&pbx)
-    .assert_ok(&pbx);
+    .run(pbx)
+    .assert_ok(pbx);
+}
+
+#[test]
+fn three_wrong_pins_end_the_call() {
+    // Each wrong PIN is answered with pin-invalid (about 3.4 s) and enter-pin
+    // again. The groups are 1.5 s apart, so the second and third are typed
+    // ahead, during pin-invalid: the server keeps keys typed while it plays.
+    let pbx = Pbx::start();
+    wrong_pins_three_times(&pbx, "pin-wrong");
     let until = grant(&pbx, "102");
     assert!(
         until.is_null(),

@@ -4,7 +4,7 @@
 //! turning to 503 when the server drains.
 
 use super::support::{Pbx, Setup, free_port};
-use super::{FeatureCall, Keys, answer_with_events, dtmf_pcap, offer_with_events};
+use super::wrong_pins_three_times;
 use super::{register, registered_phone};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -242,21 +242,7 @@ fn a_pin_locked_by_wrong_entries_is_counted_by_kind_and_its_call_by_status() {
     // 7777 asks 102 for its voicemail PIN; the third wrong one locks it
     // (mailbox_lockout) and ends the call. SIPp knows MD5 only.
     let (pbx, address) = with_metrics("[MD5, SHA-256]");
-    FeatureCall {
-        name: "pin-lockout",
-        caller: "102",
-        secret: "sip-pass-102",
-        code: "7777",
-        media: offer_with_events(101),
-        answer: answer_with_events(101),
-        keys: Keys::Pcap(dtmf_pcap::rfc4733_groups(
-            &[(0, "9999#"), (1500, "9999#"), (3000, "9999#")],
-            101,
-        )),
-        bye_within: Duration::from_secs(15),
-    }
-    .run(&pbx)
-    .assert_ok(&pbx);
+    wrong_pins_three_times(&pbx, "pin-lockout");
     let records = pbx.cdr();
     let status = records[0]["status"]
         .as_str()

@@ -5,7 +5,7 @@
 //! from the carrier to a DID ringing the extension's phone, and one to a DISA DID.
 
 use super::baresip;
-use super::support::{Pbx, Setup, Sipp, free_port, render, sip_file};
+use super::support::{Pbx, Setup, Sipp, SippProcess, free_port, render, sip_file};
 use super::*;
 use std::net::UdpSocket;
 use std::path::PathBuf;
@@ -36,6 +36,30 @@ fn record_to(pbx: &Pbx, to: &str) -> (String, String, String, String) {
     )
 }
 
+/// SIPp as the carrier on `port`, account pbx01: it takes our REGISTER, then one call to
+/// 5551234 showing 101's caller ID, which it answers and hangs up after `talk_ms`.
+/// Returns once the PBX says it is registered there.
+fn carrier_for_one_call(pbx: &Pbx, port: u16, talk_ms: &str) -> SippProcess {
+    let carrier = scenario(
+        pbx,
+        "carrier.xml",
+        "carrier",
+        &[
+            ("number", "5551234"),
+            ("caller_id", "5550101"),
+            ("user", "pbx01"),
+            ("secret", "trunk-secret"),
+            ("talk_ms", talk_ms),
+        ],
+    );
+    // The REGISTER sent at start is retransmitted until the carrier is up to answer.
+    let carrier = Sipp::uas(pbx, "carrier", &carrier, port, 2).spawn();
+    if !pbx.wait_for_log("registered with the trunk", Duration::from_secs(20)) {
+        panic!("not registered with the carrier\n{}", pbx.report());
+    }
+    carrier
+}
+
 #[test]
 fn an_outside_call_reaches_the_carrier_without_the_prefix_and_with_the_callers_id() {
     let port = free_port();
@@ -46,23 +70,7 @@ fn an_outside_call_reaches_the_carrier_without_the_prefix_and_with_the_callers_i
         ),
         ..Setup::default()
     });
-    let carrier = scenario(
-        &pbx,
-        "carrier.xml",
-        "carrier",
-        &[
-            ("number", "5551234"),
-            ("caller_id", "5550101"),
-            ("user", "pbx01"),
-            ("secret", "trunk-secret"),
-            ("talk_ms", "1000"),
-        ],
-    );
-    // The REGISTER sent at start is retransmitted until the carrier is up to answer.
-    let carrier = Sipp::uas(&pbx, "carrier", &carrier, port, 2).spawn();
-    if !pbx.wait_for_log("registered with the trunk", Duration::from_secs(20)) {
-        panic!("not registered with the carrier\n{}", pbx.report());
-    }
+    let carrier = carrier_for_one_call(&pbx, port, "1000");
     // 101 dials 9 5551234; the carrier hangs up after a second, and the PBX then hangs
     // up 101.
     FeatureCall {
@@ -115,22 +123,7 @@ fn a_softphone_calls_out_through_the_registered_trunk_as_the_readme_says() {
         ),
         ..Setup::default()
     });
-    let carrier = scenario(
-        &pbx,
-        "carrier.xml",
-        "carrier",
-        &[
-            ("number", "5551234"),
-            ("caller_id", "5550101"),
-            ("user", "pbx01"),
-            ("secret", "trunk-secret"),
-            ("talk_ms", "1500"),
-        ],
-    );
-    let carrier = Sipp::uas(&pbx, "carrier", &carrier, port, 2).spawn();
-    if !pbx.wait_for_log("registered with the trunk", Duration::from_secs(20)) {
-        panic!("not registered with the carrier\n{}", pbx.report());
-    }
+    let carrier = carrier_for_one_call(&pbx, port, "1500");
     // Alice, on 101, dials 9 and the number; the carrier answers, then hangs up.
     let mut alice = registered_phone(&pbx, "101", false);
     let answered = alice.dial(&format!("sip:95551234@127.0.0.1:{}", pbx.port));

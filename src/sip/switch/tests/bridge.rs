@@ -7,10 +7,32 @@ use crate::sip::message::response_to;
 pub(super) const CALLEE_SDP: &str = "v=0\r\no=- 9 9 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                           m=audio 7000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n\
                           a=rtpmap:101 telephone-event/8000\r\n";
-const PLACED_RTP: &str = "127.0.0.1:20010";
+pub(super) const PLACED_RTP: &str = "127.0.0.1:20010";
 const CALLER_RTP: &str = "127.0.0.1:20000";
 
 impl Bench {
+    /// The leg the switch placed (its RTP is opened before its INVITE, with no far end
+    /// yet); `what` says why the test expects one.
+    pub(super) fn placed_media(&mut self, what: &str) -> CallId {
+        self.take_media()
+            .into_iter()
+            .find_map(|o| match o {
+                Output::OpenMedia {
+                    call, remote: None, ..
+                } => Some(call),
+                _ => None,
+            })
+            .expect(what)
+    }
+
+    /// The placed leg's RTP is open at [`PLACED_RTP`]: its INVITEs go out.
+    pub(super) fn placed_media_opened(&mut self, call: CallId) {
+        self.input(Input::MediaOpened {
+            call,
+            local: PLACED_RTP.parse().unwrap(),
+        });
+    }
+
     /// A callee's phone answers one of our requests.
     pub(super) fn reply(&mut self, port: u16, request: &Request, status: u16, with_sdp: bool) {
         let mut r = response_to(request, status, "", Some(&format!("callee-{port}")));
@@ -43,24 +65,12 @@ fn ringing(b: &mut Bench, ports: &[u16], call: &str) -> (CallId, Vec<(u16, Reque
         [100, 180],
         "the caller hears ringing while the phones ring"
     );
-    let placed = b
-        .take_media()
-        .into_iter()
-        .find_map(|o| match o {
-            Output::OpenMedia {
-                call, remote: None, ..
-            } => Some(call),
-            _ => None,
-        })
-        .expect("the placed leg's RTP is opened before any INVITE");
+    let placed = b.placed_media("the placed leg's RTP is opened before any INVITE");
     assert!(
         b.sent_requests().is_empty(),
         "no INVITE before the offer has a port"
     );
-    b.input(Input::MediaOpened {
-        call: placed,
-        local: PLACED_RTP.parse().unwrap(),
-    });
+    b.placed_media_opened(placed);
     let invites: Vec<(u16, Request)> = b
         .sent_requests()
         .into_iter()

@@ -221,20 +221,8 @@ fn dial_out(b: &mut Bench, dialed: &str, call: &str) -> Vec<(Peer, Request)> {
         invite("101", &d, &c, a, n)
     });
     assert_eq!(rs.iter().map(|r| r.status).collect::<Vec<_>>(), [100]);
-    let placed = b
-        .take_media()
-        .into_iter()
-        .find_map(|o| match o {
-            Output::OpenMedia {
-                call, remote: None, ..
-            } => Some(call),
-            _ => None,
-        })
-        .expect("the placed leg's RTP opens first");
-    b.input(Input::MediaOpened {
-        call: placed,
-        local: "127.0.0.1:20010".parse().unwrap(),
-    });
+    let placed = b.placed_media("the placed leg's RTP opens first");
+    b.placed_media_opened(placed);
     b.sent_requests()
 }
 
@@ -364,20 +352,8 @@ fn a_class_4_extension_is_refused_outside_and_its_emergency_call_takes_the_emerg
             invite("103", dialed, call, a, n)
         });
         assert_eq!(rs.iter().map(|r| r.status).collect::<Vec<_>>(), [100]);
-        let placed = b
-            .take_media()
-            .into_iter()
-            .find_map(|o| match o {
-                Output::OpenMedia {
-                    call, remote: None, ..
-                } => Some(call),
-                _ => None,
-            })
-            .expect("an emergency leg is placed");
-        b.input(Input::MediaOpened {
-            call: placed,
-            local: "127.0.0.1:20010".parse().unwrap(),
-        });
+        let placed = b.placed_media("an emergency leg is placed");
+        b.placed_media_opened(placed);
         let sent = b.sent_requests();
         assert_eq!(sent.len(), 1, "{dialed}");
         assert_eq!(
@@ -397,20 +373,8 @@ fn an_emergency_call_the_emergency_trunk_does_not_take_goes_on_to_the_outbound_o
         invite("103", "911", "t12", a, n)
     });
     assert_eq!(rs.iter().map(|r| r.status).collect::<Vec<_>>(), [100]);
-    let placed = b
-        .take_media()
-        .into_iter()
-        .find_map(|o| match o {
-            Output::OpenMedia {
-                call, remote: None, ..
-            } => Some(call),
-            _ => None,
-        })
-        .expect("an emergency leg is placed");
-    b.input(Input::MediaOpened {
-        call: placed,
-        local: "127.0.0.1:20010".parse().unwrap(),
-    });
+    let placed = b.placed_media("an emergency leg is placed");
+    b.placed_media_opened(placed);
     let first = b.requests_to(PSAP).remove(0);
     b.trunk_answers(PSAP, &first, 503, &[]);
     let sent = b.sent_requests();
@@ -483,20 +447,8 @@ fn a_call_to_a_did_rings_its_extension_without_a_challenge() {
     b.send(phone(CARRIER), &from_carrier("5550102", "5559876", "t8"));
     let statuses = b.statuses();
     assert_eq!(statuses, [100, 180], "not challenged; the extension rings");
-    let placed = b
-        .take_media()
-        .into_iter()
-        .find_map(|o| match o {
-            Output::OpenMedia {
-                call, remote: None, ..
-            } => Some(call),
-            _ => None,
-        })
-        .expect("102's leg is placed");
-    b.input(Input::MediaOpened {
-        call: placed,
-        local: "127.0.0.1:20010".parse().unwrap(),
-    });
+    let placed = b.placed_media("102's leg is placed");
+    b.placed_media_opened(placed);
     let sent = b.sent_requests();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0.addr.port(), 5072);
