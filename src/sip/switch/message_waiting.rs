@@ -89,9 +89,10 @@ impl<S: Store + Clone> Switch<S> {
             .push("Contact", format!("<sip:pbx@{}>", self.settings.local));
         self.transactions.respond(now, &key, ok);
         let mailbox = self.subscriptions[index].mailbox.clone();
-        let Some(body) = self.summary(&mailbox) else {
+        let Some((new, saved)) = self.counts(&mailbox) else {
             return;
         };
+        let body = summary_body(&mailbox, &self.settings.realm, new, saved);
         let state = if wanted == 0 {
             "terminated;reason=timeout".to_owned()
         } else {
@@ -163,9 +164,23 @@ impl<S: Store + Clone> Switch<S> {
     /// The mailbox's state changed (a message left, heard, saved or deleted): every
     /// phone of it hears, subscribed or not.
     pub(super) fn notify_mailbox(&mut self, now: Timestamp, mailbox: &str) {
-        let Some(body) = self.summary(mailbox) else {
-            return;
-        };
+        if let Some((new, saved)) = self.counts(mailbox) {
+            self.send_summary(now, mailbox, new, saved);
+        }
+    }
+
+    /// A registered phone of a mailbox with new messages hears so at once (it may have
+    /// restarted since the last NOTIFY).
+    pub(super) fn notify_if_waiting(&mut self, now: Timestamp, mailbox: &str) {
+        if let Some((new, saved)) = self.counts(mailbox).filter(|(new, _)| *new > 0) {
+            self.send_summary(now, mailbox, new, saved);
+        }
+    }
+
+    /// The mailbox's `message-summary` to every phone of it: in the dialog of those
+    /// subscribed, unsolicited to the others.
+    fn send_summary(&mut self, now: Timestamp, mailbox: &str, new: usize, saved: usize) {
+        let body = summary_body(mailbox, &self.settings.realm, new, saved);
         let mut subscribed = Vec::new();
         for i in 0..self.subscriptions.len() {
             let s = &self.subscriptions[i];
@@ -184,25 +199,13 @@ impl<S: Store + Clone> Switch<S> {
         }
     }
 
-    /// A registered phone of a mailbox with new messages hears so at once (it may have
-    /// restarted since the last NOTIFY).
-    pub(super) fn notify_if_waiting(&mut self, now: Timestamp, mailbox: &str) {
-        let waiting = self
-            .store
-            .messages(mailbox)
-            .is_ok_and(|m| m.iter().any(|m| m.folder == Folder::New));
-        if waiting {
-            self.notify_mailbox(now, mailbox);
-        }
-    }
-
     /// Forgets lapsed subscriptions.
     pub(super) fn sweep_subscriptions(&mut self, now: Timestamp) {
         self.subscriptions.retain(|s| s.expires_at > now);
     }
 
-    /// The `message-summary` body for a mailbox; `None` if the store failed (logged).
-    fn summary(&self, mailbox: &str) -> Option<String> {
+    /// A mailbox's new and saved messages; `None` if the store failed (logged).
+    fn counts(&self, mailbox: &str) -> Option<(usize, usize)> {
         let messages = match self.store.messages(mailbox) {
             Ok(m) => m,
             Err(e) => {
@@ -211,8 +214,7 @@ impl<S: Store + Clone> Switch<S> {
             }
         };
         let new = messages.iter().filter(|m| m.folder == Folder::New).count();
-        let saved = messages.len() - new;
-        Some(summary_body(mailbox, &self.settings.realm, new, saved))
+        Some((new, messages.len() - new))
     }
 
     fn notify_subscriber(&mut self, now: Timestamp, index: usize, state: &str, body: String) {
