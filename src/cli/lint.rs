@@ -5,6 +5,7 @@ use crate::directory::Config;
 use crate::dsl::diagnostic::{Diagnostic, Failure};
 use crate::dsl::span::SourceMap;
 use crate::hooks::Hooks;
+use crate::lint::{self, allow};
 use crate::media::prompt_set;
 use std::path::PathBuf;
 
@@ -83,34 +84,57 @@ fn from_failure(f: Failure) -> Vec<(Diagnostic, SourceMap)> {
 
 fn lint_plan(path: &std::path::Path) -> Findings {
     let plan = crate::dsl::load(path).map_err(from_failure)?;
-    Ok(plan_findings(&plan))
+    let settings = plan.default_settings();
+    let (mut found, hooks) = plan_findings(&plan);
+    let reasoned = lint::check(&plan, hooks.as_ref(), None, &settings);
+    found.extend(reasoned.plan);
+    // A plan alone cannot judge an allow for a rule only a config raises.
+    let judged = |code: &str| !lint::CONFIG_CODES.contains(&code);
+    Ok(paired(
+        allow::apply(found, &plan.sources, judged),
+        &plan.sources,
+    ))
 }
 
-/// A loaded plan's warnings and its hooks' compile errors.
-fn plan_findings(plan: &crate::dsl::Plan) -> Vec<(Diagnostic, SourceMap)> {
-    let mut out: Vec<_> = plan
-        .warnings
-        .iter()
-        .map(|w| (w.clone(), plan.sources.clone()))
-        .collect();
-    if let Err(errs) = Hooks::compile(plan) {
-        out.extend(errs.into_iter().map(|d| (d, plan.sources.clone())));
-    }
-    out
+/// A loaded plan's warnings and its hooks' compile errors, and the hooks if they compiled.
+fn plan_findings(plan: &crate::dsl::Plan) -> (Vec<Diagnostic>, Option<Hooks>) {
+    let mut out = plan.warnings.clone();
+    let hooks = match Hooks::compile(plan) {
+        Ok(hooks) => Some(hooks),
+        Err(errs) => {
+            out.extend(errs);
+            None
+        }
+    };
+    (out, hooks)
+}
+
+fn paired(list: Vec<Diagnostic>, sources: &SourceMap) -> Vec<(Diagnostic, SourceMap)> {
+    list.into_iter().map(|d| (d, sources.clone())).collect()
 }
 
 fn lint_config(path: &std::path::Path) -> Findings {
     let config = Config::load(path).map_err(from_failure)?;
     let plan = crate::dsl::load(&config.dialplan).map_err(from_failure)?;
-    let mut out = plan_findings(&plan);
-    if let Err(errs) = config.validate(&plan) {
-        out.extend(errs.into_iter().map(|d| (d, config.sources.clone())));
+    let (mut in_plan, hooks) = plan_findings(&plan);
+    let mut in_config = Vec::new();
+    match config.validate(&plan) {
+        Ok(settings) => {
+            let reasoned = lint::check(&plan, hooks.as_ref(), Some(&config), &settings);
+            in_plan.extend(reasoned.plan);
+            in_config.extend(reasoned.config);
+        }
+        Err(errs) => in_config.extend(errs),
     }
-    out.extend(
-        missing_prompts(&plan, &config.prompts)
-            .into_iter()
-            .map(|d| (d, plan.sources.clone())),
+    in_plan.extend(missing_prompts(&plan, &config.prompts));
+    let mut out = paired(
+        allow::apply(in_plan, &plan.sources, |_| true),
+        &plan.sources,
     );
+    out.extend(paired(
+        allow::apply(in_config, &config.sources, |_| true),
+        &config.sources,
+    ));
     Ok(out)
 }
 

@@ -49,11 +49,13 @@ impl Compiler<'_> {
                         number: def.number,
                         label: def.label.unwrap_or_default(),
                         lines: def.lines,
+                        span: def.span,
                     };
                     self.plan.classes.insert(def.number, class);
                 }
                 Item::Hook(def) => self.add_hook(file, def),
                 Item::Sub { name, body } => {
+                    self.sub_spans.insert(name.text.clone(), name.span);
                     self.subs.insert(name.text, body);
                 }
                 Item::Rule(rule) => rules.push(rule),

@@ -10,7 +10,7 @@ use super::plan::{Plan, Rules};
 use super::settings::SettingTable;
 use super::span::{SourceMap, Span};
 use super::{ast, ast::Item};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 /// Reads, parses and checks a plan file and the files it includes.
@@ -57,6 +57,10 @@ pub(super) struct Compiler<'a> {
     pub subs: HashMap<String, ast::Block>,
     /// Where each setting was last set, for messages.
     pub setting_spans: HashMap<String, Span>,
+    /// Where each `sub` is named, for `unused-sub`.
+    pub sub_spans: BTreeMap<String, Span>,
+    /// The subs some `do` runs.
+    pub subs_done: HashSet<String>,
 }
 
 impl<'a> Compiler<'a> {
@@ -70,6 +74,7 @@ impl<'a> Compiler<'a> {
             rules: Rules::default(),
             programs: Vec::new(),
             hooks: BTreeMap::new(),
+            setting_spans: BTreeMap::new(),
             warnings: Vec::new(),
         };
         Compiler {
@@ -78,6 +83,8 @@ impl<'a> Compiler<'a> {
             plan,
             subs: HashMap::new(),
             setting_spans: HashMap::new(),
+            sub_spans: BTreeMap::new(),
+            subs_done: HashSet::new(),
         }
     }
 
@@ -92,7 +99,24 @@ impl<'a> Compiler<'a> {
     fn run(mut self, items: Vec<(super::span::FileId, Item)>) -> Plan {
         let rules = self.define(items);
         self.add_rules(rules);
+        self.check_unused_subs();
+        self.plan.setting_spans = self.setting_spans.drain().collect();
         self.plan
+    }
+
+    /// `unused-sub`: a sub no `do` runs is dead text that still has to be read.
+    fn check_unused_subs(&mut self) {
+        let unused: Vec<_> = (self.sub_spans.iter())
+            .filter(|(name, _)| !self.subs_done.contains(*name))
+            .map(|(name, span)| (name.clone(), *span))
+            .collect();
+        for (name, span) in unused {
+            self.warn(
+                "unused-sub",
+                span,
+                format!("`sub {name}` is never run: no `do {name}` in any rule"),
+            );
+        }
     }
 }
 

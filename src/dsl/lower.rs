@@ -380,6 +380,7 @@ impl Compiler<'_> {
                     );
                     return;
                 }
+                self.subs_done.insert(name.text.clone());
                 match self.subs.get(&name.text).cloned() {
                     Some(body) => {
                         let mut inner = scope.clone();

@@ -181,7 +181,11 @@ struct Cx {
 impl Cx {
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        Span::new(
+            self.file,
+            s.start(),
+            s.start() + without_trailing(s.as_str()),
+        )
     }
 
     fn word(&self, pair: Pair<Rule>) -> Word {
@@ -762,4 +766,27 @@ fn unquote(quoted: &str) -> String {
         }
     }
     out
+}
+
+/// The length of `text` without the blanks and comments pest leaves at the end of a
+/// statement whose last part is optional, so a caret stops where the statement does.
+fn without_trailing(text: &str) -> usize {
+    let mut end = text.trim_end().len();
+    loop {
+        let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+        let line = &text[line_start..end];
+        let mut in_string = false;
+        let comment = line.char_indices().find_map(|(i, c)| match c {
+            '"' => {
+                in_string = !in_string;
+                None
+            }
+            '#' if !in_string && (i == 0 || line[..i].ends_with([' ', '\t'])) => Some(i),
+            _ => None,
+        });
+        match comment {
+            Some(i) if line_start + i > 0 => end = text[..line_start + i].trim_end().len(),
+            _ => return end.max(1).min(text.len()),
+        }
+    }
 }

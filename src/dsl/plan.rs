@@ -30,6 +30,8 @@ pub struct Plan {
     pub programs: Vec<Program>,
     /// Rhai hooks by name.
     pub hooks: BTreeMap<String, HookCode>,
+    /// Where each setting was last `set`, for findings about its value.
+    pub setting_spans: BTreeMap<String, Span>,
     /// Findings that did not stop the plan from loading.
     pub warnings: Vec<Diagnostic>,
 }
@@ -189,6 +191,8 @@ pub struct Class {
     pub label: String,
     /// `allow` (true) and `deny` (false) patterns.
     pub lines: Vec<(bool, Pattern)>,
+    /// The class item.
+    pub span: Span,
 }
 
 impl Class {

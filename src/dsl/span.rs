@@ -125,6 +125,18 @@ impl SourceMap {
         format!("{}:{line}:{col}", file.path.display())
     }
 
+    /// The part of a span on its first line, so a caret marks an item's head, not its body.
+    pub fn first_line(&self, span: Span) -> Span {
+        let text = self.text(span);
+        let len = text
+            .find('\n')
+            .map_or(text.len(), |i| text[..i].trim_end().len());
+        Span {
+            end: span.start + len.max(1) as u32,
+            ..span
+        }
+    }
+
     /// The source text under a span.
     pub fn text(&self, span: Span) -> &str {
         &self.file(span.file).text[span.range()]

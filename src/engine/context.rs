@@ -114,14 +114,15 @@ impl<S: Store> Context<S> {
 
     /// What hooks see of a leg.
     pub fn facts(&self, leg: &Leg, number: Option<&str>) -> serde_json::Value {
-        serde_json::json!({
-            "caller": leg.caller,
-            "dialed": leg.dialed,
-            "number": number,
-            "class": self.class_of(leg),
-            "originator": leg.originator.clone().unwrap_or_else(|| leg.caller.clone()),
-            "billing": leg.billing,
-        })
+        crate::hooks::Facts {
+            caller: &leg.caller,
+            dialed: &leg.dialed,
+            number,
+            class: self.class_of(leg),
+            originator: leg.originator.as_deref().unwrap_or(&leg.caller),
+            billing: leg.billing.as_deref(),
+        }
+        .to_json()
     }
 
     /// VC-7: whether `number` (outside, prefix stripped) may be called under `class`,

@@ -42,6 +42,38 @@ impl std::fmt::Display for HookFailure {
 
 pub use sandbox::Limits;
 
+/// What a hook sees of a leg, as `leg`: the one shape both the engine and `lint`'s
+/// probes build.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    /// The calling number.
+    pub caller: &'a str,
+    /// The digits dialed.
+    pub dialed: &'a str,
+    /// The outside number at stake (prefix stripped), if any.
+    pub number: Option<&'a str>,
+    /// The leg's class of service.
+    pub class: Option<u32>,
+    /// Who the call is made for (a verification code's owner, else the caller).
+    pub originator: &'a str,
+    /// The billing code.
+    pub billing: Option<&'a str>,
+}
+
+impl Facts<'_> {
+    /// The JSON object bound to `leg`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "caller": self.caller,
+            "dialed": self.dialed,
+            "number": self.number,
+            "class": self.class,
+            "originator": self.originator,
+            "billing": self.billing,
+        })
+    }
+}
+
 /// The compiled hooks of a plan.
 pub struct Hooks {
     engine: rhai::Engine,
