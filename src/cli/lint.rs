@@ -118,21 +118,25 @@ fn lint_config(path: &std::path::Path) -> Findings {
     let plan = crate::dsl::load(&config.dialplan).map_err(from_failure)?;
     let (mut in_plan, hooks) = plan_findings(&plan);
     let mut in_config = Vec::new();
-    match config.validate(&plan) {
+    let validated = match config.validate(&plan) {
         Ok(settings) => {
             let reasoned = lint::check(&plan, hooks.as_ref(), Some(&config), &settings);
             in_plan.extend(reasoned.plan);
             in_config.extend(reasoned.config);
+            true
         }
-        Err(errs) => in_config.extend(errs),
-    }
+        Err(errs) => {
+            in_config.extend(errs);
+            false
+        }
+    };
     in_plan.extend(missing_prompts(&plan, &config.prompts));
-    let mut out = paired(
-        allow::apply(in_plan, &plan.sources, |_| true),
-        &plan.sources,
-    );
+    // A directory that did not validate was not reasoned about: its rules cannot judge
+    // an allow.
+    let judged = |code: &str| validated || !lint::CONFIG_CODES.contains(&code);
+    let mut out = paired(allow::apply(in_plan, &plan.sources, judged), &plan.sources);
     out.extend(paired(
-        allow::apply(in_config, &config.sources, |_| true),
+        allow::apply(in_config, &config.sources, judged),
         &config.sources,
     ));
     Ok(out)

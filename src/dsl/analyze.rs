@@ -112,6 +112,7 @@ impl Compiler<'_> {
                         path: full,
                         line_offset: 0,
                         span,
+                        name_span: def.name.span,
                     },
                     Err(e) => {
                         self.error(
@@ -131,6 +132,7 @@ impl Compiler<'_> {
                     path: plan_path,
                     line_offset: line - 1,
                     span,
+                    name_span: def.name.span,
                 }
             }
         };

@@ -231,6 +231,8 @@ pub struct HookCode {
     pub line_offset: usize,
     /// The hook item, for messages.
     pub span: Span,
+    /// The hook's name where it is defined, for findings about the hook as a whole.
+    pub name_span: Span,
 }
 
 /// A lowered rule body.

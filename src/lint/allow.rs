@@ -123,13 +123,13 @@ mod tests {
             .collect()
     }
 
-    const PLAN: &str = "dial 77 {\n  hangup\n}\n";
+    const PLAN: &str = "dial *8 {\n  hangup\n}\n";
 
     #[test]
     fn an_allow_silences_the_warning_on_the_next_line_only() {
-        let bad = format!("{PLAN}# lint: allow(prefix-code)\ndial 7777 {{\n  hangup\n}}\n");
+        let bad = format!("{PLAN}# lint: allow(prefix-code)\ndial *888 {{\n  hangup\n}}\n");
         assert_eq!(lint(&bad), []);
-        let far = format!("{PLAN}# lint: allow(prefix-code)\n\ndial 7777 {{\n  hangup\n}}\n");
+        let far = format!("{PLAN}# lint: allow(prefix-code)\n\ndial *888 {{\n  hangup\n}}\n");
         let found = lint(&far);
         assert!(found.contains(&("prefix-code".into(), 6)), "{found:?}");
         assert!(found.contains(&("unused-allow".into(), 4)), "{found:?}");
@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn an_allow_for_another_code_is_reported_unused() {
         let text = format!(
-            "{PLAN}# lint: allow(unreachable-rule, prefix-code)\ndial 7777 {{\n  hangup\n}}\n"
+            "{PLAN}# lint: allow(unreachable-rule, prefix-code)\ndial *888 {{\n  hangup\n}}\n"
         );
         assert_eq!(lint(&text), [("unused-allow".to_string(), 4)]);
     }

@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn a_check_guards_what_only_its_ok_branch_reaches() {
         let plan = "policy p { secret code.pin length 4 }\n\
-             dial *47 { ask enter-pin into pin check pin against code(pin).pin ok { outbound pin } invalid { hangup } }";
+             dial *5 { ask enter-pin into pin check pin against code(pin).pin ok { outbound pin } invalid { hangup } }";
         assert_eq!(outside(plan, false), None);
         assert!(outside(plan, true).is_some());
     }

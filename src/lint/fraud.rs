@@ -200,7 +200,7 @@ pub fn permissive_hooks(plan: &Plan, hooks: &Hooks, settings: &Settings) -> Vec<
             );
             out.push(Diagnostic::warning(
                 "hook-allows-all",
-                plan.sources.first_line(code.span),
+                code.name_span,
                 message,
             ));
         }

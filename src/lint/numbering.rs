@@ -82,7 +82,7 @@ mod tests {
     fn a_code_inside_or_starting_the_numbering_plan_collides() {
         assert_eq!(numbers_starting("150", 100, 899), Some((150, 150)));
         assert_eq!(numbers_starting("15", 100, 899), Some((150, 159)));
-        assert_eq!(numbers_starting("7777", 100, 899), None);
+        assert_eq!(numbers_starting("8888", 100, 899), None);
         assert_eq!(numbers_starting("9", 100, 899), None);
         assert_eq!(numbers_starting("05", 100, 899), None);
         assert_eq!(numbers_starting("1", 1000, 1999), Some((1000, 1999)));

@@ -24,7 +24,7 @@ pub fn unused_hooks(plan: &Plan) -> Vec<Diagnostic> {
         .map(|(name, code)| {
             Diagnostic::warning(
                 "unused-hook",
-                plan.sources.first_line(code.span),
+                code.name_span,
                 format!(
                     "hook `{name}` is never consulted: no rule says `run {name}` and it is not one of the engine's hook points ({})",
                     HOOK_POINTS.join(", ")
@@ -68,6 +68,9 @@ pub fn unused_policies(plan: &Plan) -> Vec<Diagnostic> {
 /// Classes no extension or code of the directory has.
 pub fn unused_classes(plan: &Plan, config: &Config) -> Vec<Diagnostic> {
     let d = &config.directory;
+    if d.extensions.is_empty() && d.codes.is_empty() {
+        return Vec::new(); // a config still being written
+    }
     let used: BTreeSet<u32> = (d.extensions.values().map(|e| e.value.class))
         .chain(d.codes.values().map(|c| c.value.class))
         .collect();
