@@ -106,13 +106,10 @@ pub enum Command {
     },
     /// Explain what dialed digits do from an extension, without a running server.
     #[command(
-        after_help = "The rules the digits meet and why each did or did not take them, the class and
-                      state checks, the hooks, what the caller hears, and where the call ends up:
-                      run on an in-memory copy of the database, which is never changed.
-
-                      Examples:
-  pbxctl route 95551234 --from 102
-  pbxctl route *47 --from 101 --at 2026-03-01T09:00:00Z --json"
+        after_help = "The rules the digits meet and why each did or did not take them, the class and\n\
+                      state checks, the hooks, what the caller hears, and where the call ends up,\n\
+                      run on an in-memory copy of the database: the database is never changed.\n\n\
+                      Examples:\n  pbxctl route 95551234 --from 102\n  pbxctl route 102 --from 101 --at 2026-03-01T09:00:00Z --json"
     )]
     Route {
         /// The digits dialed (`0`-`9`, `*`, `#`).

@@ -674,3 +674,94 @@ fn then_steps(plan: &Plan, leg: &Leg) -> Vec<String> {
     steps.clear();
     steps
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::Hooks;
+    use crate::store::{SecretHasher, SqliteStore};
+
+    /// 9 a.m. and 11 p.m. UTC on 2026-03-01.
+    const DAY: Timestamp = Timestamp(1_772_355_600_000);
+    const NIGHT: Timestamp = Timestamp(1_772_406_000_000);
+
+    /// The mechanisms plan (hooks, `wait`) over 101 (class 1) and 103 (class 4).
+    fn engine() -> Engine<SqliteStore> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let plan = crate::dsl::load(&root.join("tests/plans/mechanisms.pbx")).unwrap();
+        let hooks = Hooks::compile(&plan).unwrap();
+        let given = "extensions:\n  \"101\": { class: 1 }\n  \"103\": { class: 4 }\n";
+        let given: crate::directory::Directory = serde_saphyr::from_str(given).unwrap();
+        let store = SqliteStore::in_memory().unwrap();
+        store.provision(&given, &SecretHasher::fast()).unwrap();
+        let settings = plan.default_settings();
+        Engine::new(Arc::new(plan), Arc::new(hooks), settings, store)
+    }
+
+    fn hook<'a>(e: &'a Explanation, name: &str) -> &'a HookUse {
+        e.hooks
+            .iter()
+            .find(|h| h.name == name)
+            .expect("the hook is listed")
+    }
+
+    #[test]
+    fn a_run_hook_says_what_it_decides_at_the_time_given() {
+        let day = engine().explain(DAY, "101", "5004");
+        assert_eq!(hook(&day, "night").says, "allows");
+        assert_eq!(day.heard, ["prompt feature-unavailable", "hangup"]);
+        let night = engine().explain(NIGHT, "101", "5004");
+        assert_eq!(hook(&night, "night").says, "denies: restricted");
+        assert_eq!(
+            night.outcome,
+            RouteOutcome::Rejected {
+                reason: "restricted".into()
+            }
+        );
+    }
+
+    #[test]
+    fn before_outbound_is_asked_only_when_the_class_allows() {
+        let allowed = engine().explain(DAY, "101", "919005551234");
+        assert_eq!(hook(&allowed, "before-outbound").says, "denies: restricted");
+        assert_eq!(allowed.number_sent, None);
+        let refused = engine().explain(DAY, "103", "919005551234");
+        assert_eq!(
+            hook(&refused, "before-outbound").says,
+            "not consulted: the class refuses first"
+        );
+        let out = engine().explain(DAY, "101", "95551234");
+        assert_eq!(hook(&out, "before-outbound").says, "allows");
+        assert_eq!(out.number_sent.as_deref(), Some("5551234"));
+    }
+
+    #[test]
+    fn a_pause_runs_through_and_a_trailing_hash_is_the_send_key() {
+        let e = engine().explain(DAY, "101", "5003#");
+        assert_eq!(e.digits, "5003");
+        assert_eq!(e.heard, ["prompt dial-number", "hangup"]);
+        assert_eq!(e.outcome, RouteOutcome::Hangup);
+        let winner: Vec<_> = e
+            .rules
+            .iter()
+            .filter(|r| r.verdict == Verdict::Matched)
+            .map(|r| r.head.as_str())
+            .collect();
+        assert_eq!(winner, ["dial 5003"]);
+    }
+
+    #[test]
+    fn state_changes_name_each_field_that_moved() {
+        let before = ExtensionState::default();
+        let after = ExtensionState {
+            dnd: true,
+            forward_all: Some("102".into()),
+            ..ExtensionState::default()
+        };
+        assert_eq!(
+            state_changes(&before, &after),
+            ["dnd: off -> on", "forward.all: none -> 102"]
+        );
+        assert!(state_changes(&after, &after).is_empty());
+    }
+}
