@@ -229,3 +229,35 @@ fn bad_input_exits_with_the_cli_codes() {
 fn route_help() {
     insta::assert_snapshot!("help_route", pbxctl(&root(), &["route", "--help"]).stdout);
 }
+
+#[test]
+fn the_readme_example_is_what_route_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let command =
+        "$ pbxctl route 95551234 --from 102 --config examples/pbx.yaml --at 2026-03-01T09:00:00Z\n";
+    let shown = readme
+        .split(command)
+        .nth(1)
+        .expect("the README shows route")
+        .split("```")
+        .next()
+        .unwrap();
+    // A database of its own, so a local examples/pbx.db's state does not count.
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("none.db").display().to_string();
+    let args = [
+        "route",
+        "95551234",
+        "--from",
+        "102",
+        "--config",
+        "examples/pbx.yaml",
+        "--at",
+        AT,
+        "--db",
+        &db,
+    ];
+    let run = pbxctl(&root(), &args);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, shown);
+}
