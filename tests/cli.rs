@@ -6,6 +6,8 @@ mod admin;
 mod hardening;
 #[path = "cli/lint_rules.rs"]
 mod lint_rules;
+#[path = "cli/route.rs"]
+mod route;
 #[path = "cli/systemd.rs"]
 mod systemd;
 

@@ -2,6 +2,7 @@
 
 mod admin_cmd;
 mod lint;
+mod route;
 mod run;
 mod test;
 
@@ -102,6 +103,29 @@ pub enum Command {
         /// Rewrite each session's `expect` steps from what happened.
         #[arg(long)]
         update: bool,
+    },
+    /// Explain what dialed digits do from an extension, without a running server.
+    #[command(
+        after_help = "The rules the digits meet and why each did or did not take them, the class and\n\
+                      state checks, the hooks, what the caller hears, and where the call ends up,\n\
+                      run on an in-memory copy of the database: the database is never changed.\n\n\
+                      Examples:\n  pbxctl route 95551234 --from 102\n  pbxctl route 102 --from 101 --at 2026-03-01T09:00:00Z --json"
+    )]
+    Route {
+        /// The digits dialed (`0`-`9`, `*`, `#`).
+        digits: String,
+        /// The calling extension.
+        #[arg(long, value_name = "EXT")]
+        from: String,
+        /// When: RFC 3339, or HH:MM today in the local time zone (default: now).
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Store options.
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Serve the dialplan over SIP/RTP.
     #[command(
@@ -215,6 +239,13 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             format,
             update,
         ),
+        Command::Route {
+            digits,
+            from,
+            at,
+            json,
+            store,
+        } => route::run(&store, &digits, &from, at.as_deref(), json),
         Command::Run { store, record } => run::run(&store, record.as_deref()),
         Command::Ext { store, action } => admin_cmd::ext(&store, &action),
         Command::Code { store, action } => admin_cmd::code(&store, &action),

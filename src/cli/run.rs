@@ -35,6 +35,28 @@ pub struct Loaded {
 
 /// Loads config, plan and store; prints diagnostics and returns the exit code on failure.
 pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
+    let (config, plan, hooks, settings) = load_checked(args)?;
+    let db = args.db.clone().unwrap_or_else(|| config.database.clone());
+    let fail = |e: StoreError| {
+        eprintln!("error: {e}");
+        exit::DATABASE
+    };
+    let store = SqliteStore::open(&db).map_err(fail)?;
+    store
+        .provision(&config.directory, &SecretHasher::production())
+        .map_err(fail)?;
+    Ok(Loaded {
+        config,
+        plan,
+        hooks,
+        settings,
+        store,
+    })
+}
+
+/// Loads and checks config, plan and hooks, opening nothing; prints diagnostics and
+/// returns the exit code on failure.
+pub fn load_checked(args: &StoreArgs) -> Result<(Config, Plan, Hooks, Settings), i32> {
     let config = Config::load(&args.config).map_err(|f| {
         eprint!("{}", f.render());
         exit::USAGE
@@ -53,22 +75,7 @@ pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
             .for_each(|d| eprint!("{}", d.render(&config.sources)));
         exit::USAGE
     })?;
-    let db = args.db.clone().unwrap_or_else(|| config.database.clone());
-    let fail = |e: StoreError| {
-        eprintln!("error: {e}");
-        exit::DATABASE
-    };
-    let store = SqliteStore::open(&db).map_err(fail)?;
-    store
-        .provision(&config.directory, &SecretHasher::production())
-        .map_err(fail)?;
-    Ok(Loaded {
-        config,
-        plan,
-        hooks,
-        settings,
-        store,
-    })
+    Ok((config, plan, hooks, settings))
 }
 
 /// The trunks of a (checked) config, in its order, each address resolved now.

@@ -137,6 +137,48 @@ pub fn in_file_order(trunks: &BTreeMap<String, Spanned<TrunkEntry>>) -> Vec<(&st
         .collect()
 }
 
+/// A trunk as the choice of carrier sees it: its name and the flags that say which
+/// calls it takes. The config's entries and the switch's resolved trunks both are.
+pub trait Carrier {
+    /// Its name in the config.
+    fn name(&self) -> &str;
+    /// Outside calls may use it.
+    fn outbound(&self) -> bool;
+    /// Emergency calls use it first.
+    fn emergency(&self) -> bool;
+}
+
+impl Carrier for (&str, &TrunkEntry) {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn outbound(&self) -> bool {
+        self.1.outbound
+    }
+    fn emergency(&self) -> bool {
+        self.1.emergency
+    }
+}
+
+/// The trunk outside calls use: the first (in file order) marked `outbound`.
+pub fn outbound_trunk<T: Carrier>(trunks: &[T]) -> Option<&T> {
+    trunks.iter().find(|t| t.outbound())
+}
+
+/// The trunks an emergency call tries, in turn until one takes it: the one marked
+/// `emergency`, the outbound one, then every other (no trunk may refuse it for being
+/// the wrong one).
+pub fn emergency_order<T: Carrier>(trunks: &[T]) -> Vec<&T> {
+    let mut order: Vec<&T> = trunks.iter().filter(|t| t.emergency()).collect();
+    order.extend(outbound_trunk(trunks));
+    for t in trunks {
+        if !order.iter().any(|o| o.name() == t.name()) {
+            order.push(t);
+        }
+    }
+    order
+}
+
 /// Checks every trunk: address, credentials, caller ID, DIDs against the directory and
 /// the DISA numbers in force, at most one emergency trunk. All findings.
 pub fn check(

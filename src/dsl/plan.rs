@@ -199,6 +199,12 @@ impl Class {
     /// Whether a number (outside prefix already stripped) may be dialed: the most
     /// specific matching pattern decides, a tie goes to `deny`, no match denies.
     pub fn permits(&self, number: &str) -> bool {
+        self.decides(number).is_some_and(|(allow, _)| *allow)
+    }
+
+    /// The line that decides a number: the most specific matching pattern, `deny` on
+    /// a tie; `None` when no line matches (which denies).
+    pub fn decides(&self, number: &str) -> Option<&(bool, Pattern)> {
         let mut best: Option<&(bool, Pattern)> = None;
         for line in self
             .lines
@@ -214,7 +220,7 @@ impl Class {
                 },
             };
         }
-        best.is_some_and(|(allow, _)| *allow)
+        best
     }
 }
 

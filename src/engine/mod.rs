@@ -12,11 +12,14 @@ mod call_record;
 mod context;
 pub mod eval;
 pub mod event;
+mod explain;
 pub mod leg;
 pub mod mailbox;
 pub mod presence;
 mod program;
 pub mod secret_check;
+
+pub use explain::{Check, ClassInForce, Explanation, HookUse, RouteOutcome, RuleVerdict, Verdict};
 
 use crate::clock::Timestamp;
 use crate::dsl::Plan;
@@ -450,17 +453,7 @@ impl<S: Store> Engine<S> {
     }
 
     fn rule_takes(&mut self, rule: &Rule, digits: &str, id: LegId, now: Timestamp) -> bool {
-        let matched = match &rule.matcher {
-            Matcher::Any => true,
-            Matcher::Pattern(p) => p.matches(digits).is_some(),
-            Matcher::In(setting) => self
-                .cx
-                .scope(None, now)
-                .setting(*setting, rule.span)
-                .is_ok_and(|list| Value::Digits(digits.to_string()).member_of(&list)),
-            Matcher::Extension => matches!(self.cx.store.extension(digits), Ok(Some(_))),
-        };
-        if !matched {
+        if !self.rule_matches(rule, digits, now) {
             return false;
         }
         let Some(guard) = &rule.guard else {
@@ -472,6 +465,20 @@ impl<S: Store> Engine<S> {
                 self.cx.fault(id, &f);
                 false
             }
+        }
+    }
+
+    /// Whether a rule's matcher takes these digits, its `when` aside.
+    fn rule_matches(&self, rule: &Rule, digits: &str, now: Timestamp) -> bool {
+        match &rule.matcher {
+            Matcher::Any => true,
+            Matcher::Pattern(p) => p.matches(digits).is_some(),
+            Matcher::In(setting) => self
+                .cx
+                .scope(None, now)
+                .setting(*setting, rule.span)
+                .is_ok_and(|list| Value::Digits(digits.to_string()).member_of(&list)),
+            Matcher::Extension => matches!(self.cx.store.extension(digits), Ok(Some(_))),
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod registration;
 
 use super::auth::{DigestClient, Password};
+use crate::directory::trunk::{Carrier, emergency_order, outbound_trunk};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
@@ -77,6 +78,18 @@ impl Trunk {
     }
 }
 
+impl Carrier for Trunk {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn outbound(&self) -> bool {
+        self.outbound
+    }
+    fn emergency(&self) -> bool {
+        self.emergency
+    }
+}
+
 /// The trunks, in the config's order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Trunks(pub Vec<Trunk>);
@@ -89,21 +102,13 @@ impl Trunks {
 
     /// The trunk outside calls use: the first marked `outbound`.
     pub fn outbound(&self) -> Option<&Trunk> {
-        self.0.iter().find(|t| t.outbound)
+        outbound_trunk(&self.0)
     }
 
-    /// The trunks an emergency call tries, in turn until one takes it: the one marked
-    /// `emergency`, the outbound one, then every other (no trunk may refuse it for
-    /// being the wrong one).
+    /// The trunks an emergency call tries, in turn until one takes it (see
+    /// [`emergency_order`]).
     pub fn for_emergency(&self) -> Vec<&Trunk> {
-        let mut order: Vec<&Trunk> = self.0.iter().filter(|t| t.emergency).collect();
-        order.extend(self.outbound());
-        for t in &self.0 {
-            if !order.iter().any(|o| o.name == t.name) {
-                order.push(t);
-            }
-        }
-        order
+        emergency_order(&self.0)
     }
 
     /// A trunk by name.

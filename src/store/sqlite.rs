@@ -5,7 +5,8 @@ use super::schema::MIGRATIONS;
 use super::*;
 use crate::directory::entry::Forward;
 use crate::directory::{Directory, ExtensionEntry};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::backup::Backup;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 use std::time::Duration as StdDuration;
 
@@ -49,6 +50,27 @@ impl SqliteStore {
     pub fn in_memory() -> StoreResult<SqliteStore> {
         let conn = Connection::open_in_memory().map_err(sql)?;
         let store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// A private in-memory copy of the database file at `path`, read without writing
+    /// to it: what-if runs (`pbxctl route`) change the copy, never the file.
+    pub fn copy_of(path: &Path) -> StoreResult<SqliteStore> {
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let disk = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(open_err)?;
+        disk.busy_timeout(StdDuration::from_secs(10))
+            .map_err(open_err)?;
+        let mut conn = Connection::open_in_memory().map_err(sql)?;
+        Backup::new(&disk, &mut conn)
+            .and_then(|b| b.run_to_completion(256, StdDuration::ZERO, None))
+            .map_err(open_err)?;
+        let store = SqliteStore { conn };
+        // An older file's schema is brought up to date in the copy only.
         store.migrate()?;
         Ok(store)
     }
