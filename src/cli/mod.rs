@@ -84,7 +84,7 @@ pub enum Command {
     },
     /// Replay recorded sessions against a dialplan.
     #[command(
-        after_help = "Coverage: --coverage adds, per dialplan file, the rules, branches (ok/locked/invalid,\nif/else, retry, alert busy), hooks and lines the sessions ran, and lists what never\nran as file:line. --coverage-lcov and --coverage-cobertura also write it for CI.\n\nExamples:\n  pbxctl test tests/sessions\n  pbxctl test tests/sessions --filter PP- --format junit\n  pbxctl test tests/sessions --coverage --coverage-lcov lcov.info"
+        after_help = "Coverage: --coverage adds, per dialplan file, the rules, branches (ok/locked/invalid,\nif/else, retry, alert busy), hooks and lines the sessions ran, and lists what never\nran as file:line. --coverage-lcov and --coverage-cobertura write it to files for CI,\nwith or without --coverage. Exit codes stay those of the sessions.\n\nExamples:\n  pbxctl test tests/sessions\n  pbxctl test tests/sessions --filter PP- --format junit\n  pbxctl test tests/sessions --coverage --coverage-lcov lcov.info"
     )]
     Test {
         /// Session files or folders (searched recursively for .yaml).
@@ -105,10 +105,10 @@ pub enum Command {
         /// Report what of the dialplans the sessions ran and what never ran.
         #[arg(long)]
         coverage: bool,
-        /// Write the coverage as an lcov tracefile (implies --coverage).
+        /// Write the coverage to FILE as an lcov tracefile.
         #[arg(long, value_name = "FILE")]
         coverage_lcov: Option<PathBuf>,
-        /// Write the coverage as Cobertura XML (implies --coverage).
+        /// Write the coverage to FILE as Cobertura XML.
         #[arg(long, value_name = "FILE")]
         coverage_cobertura: Option<PathBuf>,
     },

@@ -302,13 +302,15 @@ pub fn run_session(
             }
         };
         let steps = session.steps.len();
+        // Nothing of the plan runs, but the plan counts: its coverage shows as none.
+        let ran = (mode == Mode::Cover).then(|| (Arc::clone(&loaded.plan), Ran::new(&loaded.plan)));
         return Outcome {
             path: path.to_path_buf(),
             name: session.name,
             verdict,
             steps,
             caused: Vec::new(),
-            ran: None,
+            ran,
         };
     }
     let settings = match validated {

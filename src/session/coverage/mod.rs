@@ -189,7 +189,7 @@ pub fn merge(instances: Vec<Instance>) -> Coverage {
                 Key::Arm(..) => i.point.label.clone(),
                 Key::Line(_) => format!("`{}`", i.point.label),
             };
-            file.never_ran.push((i.point.line, what));
+            file.never_ran.push((i.point.shown_at, what));
         }
         let function = Function {
             name: i.point.label.clone(),

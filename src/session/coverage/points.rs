@@ -32,8 +32,10 @@ pub struct Point {
     pub file: String,
     /// The point.
     pub key: Key,
-    /// Its 1-based line.
+    /// Its 1-based line (an arm's is its statement's).
     pub line: usize,
+    /// The line to show it at: an arm written on a line of its own is shown there.
+    pub shown_at: usize,
     /// How it reads: a rule's or hook's head, a branch's description, a line's text.
     pub label: String,
 }
@@ -96,6 +98,8 @@ struct ArmOf {
     arm: Arm,
     label: String,
     ops: Range<usize>,
+    /// Where the arm is written, when it is a block of its own (`ok { .. }`).
+    written: Option<Span>,
 }
 
 fn program_instances(
@@ -113,9 +117,12 @@ fn program_instances(
     let mut arms = Vec::new();
     for (pc, span) in program.spans.iter().enumerate() {
         for a in arms_of(plan, program, pc) {
-            let point = point(plan, *span, Key::Arm(span.start as usize, a.arm), |_| {
+            let mut point = point(plan, *span, Key::Arm(span.start as usize, a.arm), |_| {
                 a.label.clone()
             });
+            if let Some(written) = a.written {
+                point.shown_at = point_line(plan, written);
+            }
             regions.push((a.ops.clone(), (point.file.clone(), point.key.clone())));
             let hits = ran.arms.get(&(index, pc, a.arm)).copied().unwrap_or(0);
             arms.push((pc, point, hits));
@@ -177,7 +184,12 @@ fn arms_of(plan: &Plan, program: &Program, pc: usize) -> Vec<ArmOf> {
     let ops = &program.ops;
     let span = program.spans[pc];
     let head = head(plan.sources.text(span));
-    let arm = |arm, label: String, ops: Range<usize>| ArmOf { arm, label, ops };
+    let arm = |arm, label: String, ops: Range<usize>| ArmOf {
+        arm,
+        label,
+        ops,
+        written: None,
+    };
     let jump_target = |at: usize| match ops.get(at) {
         Some(Op::Jump(to)) => Some(*to),
         _ => None,
@@ -205,7 +217,11 @@ fn arms_of(plan: &Plan, program: &Program, pc: usize) -> Vec<ArmOf> {
                 .enumerate()
                 .map(|(i, (start, a, name))| {
                     let stop = starts.get(i + 1).map_or(end, |(s, ..)| *s);
-                    arm(*a, format!("the `{name}` branch of `{head}`"), *start..stop)
+                    // Each branch ends in a jump that carries the branch's own span.
+                    ArmOf {
+                        written: program.spans.get(stop.wrapping_sub(1)).copied(),
+                        ..arm(*a, format!("the `{name}` branch of `{head}`"), *start..stop)
+                    }
                 })
                 .collect();
             arms.sort_by_key(|a| a.arm);
@@ -289,8 +305,14 @@ fn point(plan: &Plan, span: Span, key: Key, label: impl Fn(&str) -> String) -> P
         file: super::display_path(&file.path),
         key,
         line: line + 1,
+        shown_at: line + 1,
         label: label(text),
     }
+}
+
+/// The 1-based line a span starts on.
+fn point_line(plan: &Plan, span: Span) -> usize {
+    plan.sources.file(span.file).line_index(span.start as usize) + 1
 }
 
 /// A statement's head: its first line up to a block, without a comment.
@@ -372,7 +394,7 @@ dial any {
         points()
             .into_iter()
             .filter(|i| of(&i.point.key))
-            .map(|i| format!("{}: {}", i.point.line, i.point.label))
+            .map(|i| format!("{}: {}", i.point.shown_at, i.point.label))
             .collect()
     }
 
@@ -381,9 +403,9 @@ dial any {
         assert_eq!(
             labels(|k| matches!(k, Key::Arm(..))),
             [
-                "17: the `ok` branch of `check pin against code(code).pin`",
-                "17: the `locked` branch of `check pin against code(code).pin`",
-                "17: the `invalid` branch of `check pin against code(code).pin`",
+                "18: the `ok` branch of `check pin against code(code).pin`",
+                "19: the `locked` branch of `check pin against code(code).pin`",
+                "20: the `invalid` branch of `check pin against code(code).pin`",
                 "22: `retry` trying again",
                 "22: the `else` branch of `retry` (attempts used up)",
                 "24: the body of `if caller.manager`",
