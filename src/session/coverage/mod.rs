@@ -260,3 +260,95 @@ pub fn display_path(path: &Path) -> String {
     }
     out.display().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::compile_str;
+
+    const PLAN: &str = r#"
+sub goodbye {
+  play goodbye
+  hangup
+}
+
+dial *1 {
+  if caller.dnd { reject dnd }
+  do goodbye
+}
+
+dial *2 {
+  do goodbye
+}
+"#;
+
+    fn coverage(ran: impl Fn(&Plan, &mut Ran)) -> FileCoverage {
+        let plan = compile_str("t.pbx", PLAN).expect("the plan compiles");
+        let mut counts = Ran::new(&plan);
+        ran(&plan, &mut counts);
+        let mut c = merge(points::instances(&plan, &counts));
+        assert_eq!(c.files.len(), 1);
+        c.files.remove(0)
+    }
+
+    #[test]
+    fn a_rule_never_entered_is_listed_alone() {
+        let file = coverage(|_, _| {});
+        assert_eq!(
+            file.never_ran,
+            [
+                (7, "rule `dial *1`".to_string()),
+                (12, "rule `dial *2`".to_string())
+            ]
+        );
+        assert_eq!(
+            file.rule_ratio(),
+            Ratio {
+                covered: 0,
+                total: 2
+            }
+        );
+        assert_eq!(
+            file.branch_ratio(),
+            Ratio {
+                covered: 0,
+                total: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_sub_run_from_one_rule_is_covered_and_the_other_rule_listed() {
+        let file = coverage(|plan, ran| {
+            let first = plan.rules.dial[0].program;
+            ran.enter(first);
+            for pc in 0..plan.programs[first].ops.len() {
+                ran.op(first, pc);
+            }
+            ran.arm(first, 0, Arm::Else);
+        });
+        assert_eq!(file.lines.get(&3), Some(&1), "{:?}", file.lines);
+        assert_eq!(file.lines.get(&4), Some(&1), "{:?}", file.lines);
+        assert_eq!(
+            file.never_ran,
+            [
+                (8, "the body of `if caller.dnd`".to_string()),
+                (12, "rule `dial *2`".to_string())
+            ]
+        );
+        assert_eq!(
+            file.branch_ratio(),
+            Ratio {
+                covered: 1,
+                total: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_path_through_an_include_reads_as_the_file() {
+        let path = Path::new("tests/sessions/pp/../../../dialplans/default.pbx");
+        assert_eq!(display_path(path), "dialplans/default.pbx");
+        assert_eq!(display_path(Path::new("../a/./b/../c.pbx")), "../a/c.pbx");
+    }
+}
