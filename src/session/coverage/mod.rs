@@ -43,7 +43,7 @@ pub struct FileCoverage {
 /// A rule or a hook.
 #[derive(Debug, Clone)]
 pub struct Function {
-    /// Its head (`dial *11`, `hook screen`).
+    /// Its head (`dial 9<number>`, `hook screen`).
     pub name: String,
     /// Its line.
     pub line: usize,
@@ -272,12 +272,12 @@ sub goodbye {
   hangup
 }
 
-dial *1 {
+dial 501 {
   if caller.dnd { reject dnd }
   do goodbye
 }
 
-dial *2 {
+dial 502 {
   do goodbye
 }
 "#;
@@ -297,8 +297,8 @@ dial *2 {
         assert_eq!(
             file.never_ran,
             [
-                (7, "rule `dial *1`".to_string()),
-                (12, "rule `dial *2`".to_string())
+                (7, "rule `dial 501`".to_string()),
+                (12, "rule `dial 502`".to_string())
             ]
         );
         assert_eq!(
@@ -333,7 +333,7 @@ dial *2 {
             file.never_ran,
             [
                 (8, "the body of `if caller.dnd`".to_string()),
-                (12, "rule `dial *2`".to_string())
+                (12, "rule `dial 502`".to_string())
             ]
         );
         assert_eq!(

@@ -363,7 +363,7 @@ hook screen """
   true
 """
 
-dial *47 {
+dial 547 {
   ask enter-code into code
   ask enter-pin into pin
   check pin against code(code).pin
@@ -420,7 +420,7 @@ dial any {
     fn rules_and_hooks_are_points_named_by_their_heads() {
         assert_eq!(
             labels(|k| matches!(k, Key::Rule(_) | Key::Hook(_))),
-            ["14: dial *47", "30: dial any", "10: hook screen"]
+            ["14: dial 547", "30: dial any", "10: hook screen"]
         );
     }
 
