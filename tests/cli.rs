@@ -2,6 +2,8 @@
 
 #[path = "cli/admin.rs"]
 mod admin;
+#[path = "cli/coverage.rs"]
+mod coverage;
 #[path = "cli/hardening.rs"]
 mod hardening;
 #[path = "cli/lint_rules.rs"]

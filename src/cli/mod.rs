@@ -85,7 +85,7 @@ pub enum Command {
     },
     /// Replay recorded sessions against a dialplan.
     #[command(
-        after_help = "Examples:\n  pbxctl test tests/sessions\n  pbxctl test tests/sessions --filter PP- --format junit"
+        after_help = "Coverage: --coverage adds, per dialplan file, the rules, branches (ok/locked/invalid,\nif/else, retry, alert busy), hooks and lines the sessions ran, and lists what never\nran as file:line. --coverage-lcov and --coverage-cobertura write it to files for CI,\nwith or without --coverage. Exit codes stay those of the sessions.\n\nExamples:\n  pbxctl test tests/sessions\n  pbxctl test tests/sessions --filter PP- --format junit\n  pbxctl test tests/sessions --coverage --coverage-lcov lcov.info"
     )]
     Test {
         /// Session files or folders (searched recursively for .yaml).
@@ -103,6 +103,15 @@ pub enum Command {
         /// Rewrite each session's `expect` steps from what happened.
         #[arg(long)]
         update: bool,
+        /// Report what of the dialplans the sessions ran and what never ran.
+        #[arg(long)]
+        coverage: bool,
+        /// Write the coverage to FILE as an lcov tracefile.
+        #[arg(long, value_name = "FILE")]
+        coverage_lcov: Option<PathBuf>,
+        /// Write the coverage to FILE as Cobertura XML.
+        #[arg(long, value_name = "FILE")]
+        coverage_cobertura: Option<PathBuf>,
     },
     /// Explain what dialed digits do from an extension, without a running server.
     #[command(
@@ -232,12 +241,20 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             filter,
             format,
             update,
+            coverage,
+            coverage_lcov,
+            coverage_cobertura,
         } => test::run(
             &paths,
             dialplan.as_deref(),
             filter.as_deref(),
             format,
             update,
+            &test::CoverageArgs {
+                report: coverage,
+                lcov: coverage_lcov,
+                cobertura: coverage_cobertura,
+            },
         ),
         Command::Route {
             digits,

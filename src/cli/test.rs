@@ -1,6 +1,7 @@
 //! `pbxctl test`.
 
 use super::{TestFormat, exit, print};
+use crate::session::coverage::{self, cobertura, lcov};
 use crate::session::report;
 use crate::session::runner::{Mode, PlanCache, Verdict, run_session};
 use crate::session::{SessionFile, update};
@@ -35,6 +36,24 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What `--coverage` and its files ask for.
+#[derive(Debug, Default)]
+pub struct CoverageArgs {
+    /// `--coverage`: in the report.
+    pub report: bool,
+    /// `--coverage-lcov FILE`.
+    pub lcov: Option<PathBuf>,
+    /// `--coverage-cobertura FILE`.
+    pub cobertura: Option<PathBuf>,
+}
+
+impl CoverageArgs {
+    /// Whether the sessions count what ran at all.
+    fn wanted(&self) -> bool {
+        self.report || self.lcov.is_some() || self.cobertura.is_some()
+    }
+}
+
 /// Runs the sessions and prints the report.
 pub fn run(
     paths: &[PathBuf],
@@ -42,6 +61,7 @@ pub fn run(
     filter: Option<&str>,
     format: TestFormat,
     update: bool,
+    cover: &CoverageArgs,
 ) -> i32 {
     let files = match collect(paths) {
         Ok(f) => f,
@@ -50,10 +70,15 @@ pub fn run(
             return exit::USAGE;
         }
     };
+    let check = if cover.wanted() {
+        Mode::Cover
+    } else {
+        Mode::Check
+    };
     let mut plans = PlanCache::default();
     let mut outcomes = Vec::new();
     for path in &files {
-        let outcome = run_session(path, &mut plans, dialplan, Mode::Check);
+        let outcome = run_session(path, &mut plans, dialplan, check);
         if filter.is_some_and(|f| !outcome.name.contains(f)) {
             continue;
         }
@@ -68,7 +93,7 @@ pub fn run(
                         return exit::USAGE;
                     }
                     eprintln!("updated {}", path.display());
-                    outcomes.push(run_session(path, &mut plans, dialplan, Mode::Check));
+                    outcomes.push(run_session(path, &mut plans, dialplan, check));
                     continue;
                 }
                 Err((sources, d)) => eprint!("{}", d.render(&sources)),
@@ -76,11 +101,32 @@ pub fn run(
         }
         outcomes.push(outcome);
     }
+    let covered = cover.wanted().then(|| coverage::gather(&outcomes));
+    let shown = covered.as_ref().filter(|_| cover.report);
     print(&match format {
-        TestFormat::Human => report::human(&outcomes),
-        TestFormat::Json => report::json(&outcomes),
+        TestFormat::Human => {
+            let listing: String = shown.map(coverage::text::human).unwrap_or_default();
+            report::human(&outcomes) + listing.as_str()
+        }
+        TestFormat::Json => report::json(&outcomes, shown.map(coverage::text::json)),
         TestFormat::Junit => report::junit(&outcomes),
     });
+    if let Some(c) = &covered {
+        let files = [
+            (
+                &cover.lcov,
+                lcov::tracefile as fn(&coverage::Coverage) -> String,
+            ),
+            (&cover.cobertura, cobertura::report),
+        ];
+        for (path, write) in files {
+            let Some(path) = path else { continue };
+            if let Err(e) = std::fs::write(path, write(c)) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return exit::USAGE;
+            }
+        }
+    }
     let t = report::totals(&outcomes);
     if t.broken > 0 {
         exit::USAGE

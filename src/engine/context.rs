@@ -1,6 +1,7 @@
 //! What every leg's program runs against: the plan, its hooks, the settings, the store,
 //! who is in a call, and the queue of outputs. Helpers here take the leg they work on.
 
+use super::coverage::Ran;
 use super::eval::{Fault, Scope};
 use super::event::{Event, LegId, Output, PLACED_LEGS, VerifyId};
 use super::leg::Leg;
@@ -22,6 +23,8 @@ pub(super) struct Context<S: Store> {
     pub store: S,
     pub presence: Presence,
     pub out: VecDeque<Output>,
+    /// What of the plan ran, when the driver asked for coverage.
+    pub coverage: Option<Ran>,
     next_request: VerifyId,
     next_placed: LegId,
 }
@@ -35,6 +38,7 @@ impl<S: Store> Context<S> {
             store,
             presence: Presence::default(),
             out: VecDeque::new(),
+            coverage: None,
             next_request: 1,
             next_placed: PLACED_LEGS,
         }
@@ -102,6 +106,9 @@ impl<S: Store> Context<S> {
         hook: &str,
         facts: &serde_json::Value,
     ) -> Decision {
+        if let Some(ran) = &mut self.coverage {
+            ran.hook(hook);
+        }
         match self.hooks.call(hook, facts, now) {
             Ok(Some(d)) => d,
             Ok(None) => Decision::Allow,

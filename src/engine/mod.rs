@@ -10,6 +10,7 @@
 
 mod call_record;
 mod context;
+pub mod coverage;
 pub mod eval;
 pub mod event;
 mod explain;
@@ -67,6 +68,16 @@ impl<S: Store> Engine<S> {
     /// The store, for drivers that also run admin actions.
     pub fn store(&self) -> &S {
         &self.cx.store
+    }
+
+    /// From now on, count what of the plan runs (`pbxctl test --coverage`).
+    pub fn record_coverage(&mut self) {
+        self.cx.coverage = Some(coverage::Ran::new(&self.cx.plan));
+    }
+
+    /// What of the plan ran since [`Engine::record_coverage`], if it was called.
+    pub fn coverage(&self) -> Option<&coverage::Ran> {
+        self.cx.coverage.as_ref()
     }
 
     /// Feeds one input at time `now`.
@@ -184,7 +195,7 @@ impl<S: Store> Engine<S> {
             Some(rule) => {
                 let leg = self.legs.get_mut(&id).expect("the leg pressed a key");
                 leg.incall_digits.clear();
-                start_program(&plan, leg, rule, &typed);
+                start_program(&plan, &mut self.cx.coverage, leg, rule, &typed);
                 leg.in_incall = true;
                 self.resume(now, id);
             }
@@ -445,7 +456,7 @@ impl<S: Store> Engine<S> {
         match rules.iter().find(|r| self.rule_takes(r, digits, id, now)) {
             Some(rule) => {
                 let leg = self.legs.get_mut(&id).expect("the leg dials");
-                start_program(&plan, leg, rule, digits);
+                start_program(&plan, &mut self.cx.coverage, leg, rule, digits);
                 self.resume(now, id);
             }
             None => self.refuse(now, id, RejectReason::NotFound),
@@ -511,7 +522,7 @@ impl<S: Store> Engine<S> {
         {
             Some(rule) => {
                 let leg = self.legs.get_mut(&id).expect("the leg rings");
-                start_program(&plan, leg, rule, &ext);
+                start_program(&plan, &mut self.cx.coverage, leg, rule, &ext);
                 self.resume(now, id);
             }
             None => {
@@ -631,6 +642,14 @@ impl<S: Store> Engine<S> {
                 leg.outcome.busy = busy;
                 leg.outcome.unanswered = !busy;
                 let to = if busy { branch } else { None };
+                if let (Some(ran), Some(_)) = (&mut self.cx.coverage, branch) {
+                    let arm = if busy {
+                        coverage::Arm::Busy
+                    } else {
+                        coverage::Arm::Unanswered
+                    };
+                    ran.arm(leg.program, leg.pc, arm);
+                }
                 return self.go_on(now, id, to);
             };
             let is_extension = matches!(self.cx.store.extension(&step.number), Ok(Some(_)));
@@ -765,7 +784,16 @@ impl<S: Store> Engine<S> {
 
 /// Starts `rule`'s program on `leg` for `digits`: one place for dial, inbound,
 /// incoming and in-call rules alike.
-fn start_program(plan: &Plan, leg: &mut Leg, rule: &Rule, digits: &str) {
+fn start_program(
+    plan: &Plan,
+    coverage: &mut Option<coverage::Ran>,
+    leg: &mut Leg,
+    rule: &Rule,
+    digits: &str,
+) {
+    if let Some(ran) = coverage {
+        ran.enter(rule.program);
+    }
     if let Matcher::Pattern(p) = &rule.matcher {
         for (name, value) in p.matches(digits).unwrap_or_default() {
             if let Some(slot) = plan.var(&name) {

@@ -3,6 +3,7 @@
 //! [`Yield`], so the interpreter only ever holds the one leg it runs.
 
 use super::context::Context;
+use super::coverage::Arm;
 use super::eval::{Fault, Record};
 use super::event::{Entered, Event, Output};
 use super::leg::{Leg, RingStep, Wait};
@@ -66,6 +67,9 @@ pub(super) fn run<S: Store>(
         };
         let span = program.spans[leg.pc];
         let mut next = leg.pc + 1;
+        if let Some(ran) = &mut cx.coverage {
+            ran.op(leg.program, leg.pc);
+        }
         match op {
             Op::Play { prompt, arg } => {
                 let arg = match arg {
@@ -105,8 +109,13 @@ pub(super) fn run<S: Store>(
             }
             Op::Jump(to) => next = *to,
             Op::JumpUnless(cond, to) => {
-                if !cx.scope(Some(leg), now).eval(cond)?.truthy() {
+                let held = cx.scope(Some(leg), now).eval(cond)?.truthy();
+                if !held {
                     next = *to;
+                }
+                if let Some(ran) = &mut cx.coverage {
+                    let arm = if held { Arm::Then } else { Arm::Else };
+                    ran.arm(leg.program, leg.pc, arm);
                 }
             }
             Op::Set {
@@ -188,7 +197,12 @@ pub(super) fn run<S: Store>(
                 exhausted,
             } => {
                 let used = leg.attempts.get(policy).copied().unwrap_or(0);
-                if used < plan.policies[*policy].attempts {
+                let again = used < plan.policies[*policy].attempts;
+                if let Some(ran) = &mut cx.coverage {
+                    let arm = if again { Arm::Again } else { Arm::Exhausted };
+                    ran.arm(leg.program, leg.pc, arm);
+                }
+                if again {
                     next = *target;
                 } else if let Some(e) = exhausted {
                     next = *e;
@@ -377,6 +391,14 @@ pub(super) fn conclude_check<S: Store>(
     )
     .map_err(|e| Fault::store(policy.span, e))?;
     let (ok, locked, invalid) = pending.branches;
+    if let Some(ran) = &mut cx.coverage {
+        let arm = match verdict {
+            secret_check::Verdict::Ok => Arm::Ok,
+            secret_check::Verdict::Locked => Arm::Locked,
+            secret_check::Verdict::Invalid { .. } => Arm::Invalid,
+        };
+        ran.arm(leg.program, leg.pc, arm);
+    }
     Ok(match verdict {
         secret_check::Verdict::Ok => ok,
         secret_check::Verdict::Locked => locked,

@@ -1,6 +1,7 @@
 //! Recorded DTMF sessions (`sessions.md`): parse, replay against a plan on a
 //! virtual clock, check, report, and rewrite expectations with `--update`.
 
+pub mod coverage;
 pub mod file;
 pub mod matching;
 pub mod record;

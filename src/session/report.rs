@@ -50,8 +50,8 @@ pub fn human(outcomes: &[Outcome]) -> String {
     out
 }
 
-/// The JSON report.
-pub fn json(outcomes: &[Outcome]) -> String {
+/// The JSON report, with a `coverage` object when one is given.
+pub fn json(outcomes: &[Outcome], coverage: Option<serde_json::Value>) -> String {
     let t = totals(outcomes);
     let sessions: Vec<serde_json::Value> = outcomes
         .iter()
@@ -64,7 +64,10 @@ pub fn json(outcomes: &[Outcome]) -> String {
             serde_json::json!({"name": o.name, "file": o.path.display().to_string(), "status": status, "steps": o.steps, "detail": detail})
         })
         .collect();
-    let doc = serde_json::json!({"passed": t.passed, "failed": t.failed, "errors": t.broken, "sessions": sessions});
+    let mut doc = serde_json::json!({"passed": t.passed, "failed": t.failed, "errors": t.broken, "sessions": sessions});
+    if let Some(c) = coverage {
+        doc["coverage"] = c;
+    }
     format!(
         "{}\n",
         serde_json::to_string_pretty(&doc).unwrap_or_default()

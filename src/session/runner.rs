@@ -7,6 +7,7 @@ use crate::clock::Timestamp;
 use crate::directory::validate::{Settings, validate};
 use crate::dsl::Plan;
 use crate::dsl::diagnostic::Failure;
+use crate::engine::coverage::Ran;
 use crate::engine::event::{Event, Input, LegId, Output, Progress, Target};
 use crate::engine::{Engine, mailbox};
 use crate::hooks::Hooks;
@@ -77,6 +78,8 @@ pub struct Outcome {
     pub steps: usize,
     /// Per step: (leg name, event) that the step caused, for `--update`.
     pub caused: Vec<Vec<(String, Event)>>,
+    /// What of its plan the session ran, in [`Mode::Cover`].
+    pub ran: Option<(Arc<Plan>, Ran)>,
 }
 
 #[derive(Parser)]
@@ -241,6 +244,8 @@ pub enum Mode {
     Check,
     /// Run every step, skipping `expect`, to record what happens.
     Record,
+    /// Check, and count what of the plan ran (`--coverage`).
+    Cover,
 }
 
 /// Runs one session file.
@@ -256,6 +261,7 @@ pub fn run_session(
         verdict: Verdict::Broken(message),
         steps: 0,
         caused: Vec::new(),
+        ran: None,
     };
     let session = match SessionFile::load(path) {
         Ok(s) => s,
@@ -296,12 +302,15 @@ pub fn run_session(
             }
         };
         let steps = session.steps.len();
+        // Nothing of the plan runs, but the plan counts: its coverage shows as none.
+        let ran = (mode == Mode::Cover).then(|| (Arc::clone(&loaded.plan), Ran::new(&loaded.plan)));
         return Outcome {
             path: path.to_path_buf(),
             name: session.name,
             verdict,
             steps,
             caused: Vec::new(),
+            ran,
         };
     }
     let settings = match validated {
@@ -321,15 +330,19 @@ pub fn run_session(
     if let Err(e) = store.provision(&session.given, &hasher) {
         return broken(session.name, format!("{e}\n"));
     }
-    let (verdict, caused) = replay(&session, &loaded, settings, &store, &hasher, mode);
+    let (verdict, caused, ran) = replay(&session, &loaded, settings, &store, &hasher, mode);
     Outcome {
         path: path.to_path_buf(),
         name: session.name,
         verdict,
         steps: session.steps.len(),
         caused,
+        ran: ran.map(|r| (Arc::clone(&loaded.plan), r)),
     }
 }
+
+/// Per step: (leg name, event) that the step caused.
+type Caused = Vec<Vec<(String, Event)>>;
 
 fn replay(
     session: &SessionFile,
@@ -338,13 +351,16 @@ fn replay(
     store: &SqliteStore,
     hasher: &SecretHasher,
     mode: Mode,
-) -> (Verdict, Vec<Vec<(String, Event)>>) {
-    let engine = Engine::new(
+) -> (Verdict, Caused, Option<Ran>) {
+    let mut engine = Engine::new(
         Arc::clone(&loaded.plan),
         Arc::clone(&loaded.hooks),
         settings.clone(),
         store,
     );
+    if mode == Mode::Cover {
+        engine.record_coverage();
+    }
     let mut r = Replay {
         engine,
         hasher,
@@ -371,7 +387,11 @@ fn replay(
             for w in &r.warnings {
                 message += &format!("  warning: {w}\n");
             }
-            return (Verdict::Failed(message), caused);
+            return (
+                Verdict::Failed(message),
+                caused,
+                r.engine.coverage().cloned(),
+            );
         }
     }
     // End every call still up, so each leaves its call record (and its message).
@@ -386,11 +406,13 @@ fn replay(
             }
         }
     }
+    let ran = r.engine.coverage().cloned();
     match check_then(session, store) {
-        Ok(()) => (Verdict::Passed, caused),
+        Ok(()) => (Verdict::Passed, caused, ran),
         Err(why) => (
             Verdict::Failed(format!("then: at {}\n{why}", session.path.display())),
             caused,
+            ran,
         ),
     }
 }
