@@ -2,6 +2,8 @@
 
 #[path = "cli/admin.rs"]
 mod admin;
+#[path = "cli/fmt.rs"]
+mod fmt;
 #[path = "cli/hardening.rs"]
 mod hardening;
 #[path = "cli/lint_rules.rs"]
