@@ -78,15 +78,31 @@ fn check_same(file: FileId, before: &str, after: &str) -> Result<(), Vec<Diagnos
 }
 
 /// A parse tree without its positions: each node's rule, child count, and a leaf's text.
+/// Free text (strings, hook code) must match exactly; other leaves by their words, as
+/// a keyword leaf such as `retry` also spans the whitespace and comments after it.
 fn shape(pairs: pest::iterators::Pairs<'_, Rule>) -> Vec<(Rule, usize, String)> {
     pairs
         .flatten()
         .map(|p| {
             let children = p.clone().into_inner().count();
-            let text = if children == 0 { p.as_str() } else { "" };
-            (p.as_rule(), children, text.to_string())
+            let text = match p.as_rule() {
+                _ if children > 0 => String::new(),
+                Rule::str_inner | Rule::hook_code => p.as_str().to_string(),
+                _ => words(p.as_str()),
+            };
+            (p.as_rule(), children, text)
         })
         .collect()
+}
+
+/// A text's tokens without comments and line breaks, one space apart.
+fn words(text: &str) -> String {
+    lex(text)
+        .iter()
+        .filter(|t| !matches!(t.kind, Kind::Comment | Kind::Newline))
+        .map(|t| t.text)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Every comment's text, in order.
@@ -642,6 +658,16 @@ mod tests {
         assert_eq!(
             fmt(text),
             "dial 1 {                          # one\n  # two\n  hangup\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_keyword_before_spaces_and_a_comment_is_the_same_statement() {
+        let text =
+            "dial 1 {\n  check p against caller.pin\n    invalid { retry   # again\n    }\n}\n";
+        assert_eq!(
+            fmt(text),
+            "dial 1 {\n  check p against caller.pin\n    invalid {\n      retry                       # again\n    }\n}\n"
         );
     }
 
