@@ -11,7 +11,7 @@
 //!   (`ok {`, `busy {`, the rest of a long condition) one level more;
 //! - `{` at the end of its head line, `}` on a line of its own, `} else {` joined;
 //!   a block opened and closed on one line stays on that line;
-//! - one space between tokens (none inside `f(a, b)`), two between statements on one
+//! - one space between tokens (none inside `f(a, b)` or `[a, b]`), two between statements on one
 //!   line, policy clauses and class lines with their keyword in a column;
 //! - comments kept; a trailing comment starts at column 35 (two spaces after longer
 //!   code); runs of blank lines become one, none at the start or end of a block or file;
@@ -78,8 +78,8 @@ fn check_same(file: FileId, before: &str, after: &str) -> Result<(), Vec<Diagnos
 }
 
 /// A parse tree without its positions: each node's rule, child count, and a leaf's text.
-/// Free text (strings, hook code) must match exactly; other leaves by their words, as
-/// a keyword leaf such as `retry` also spans the whitespace and comments after it.
+/// Free text (strings, hook code) must match exactly; other leaves without whitespace and
+/// comments, as a keyword leaf such as `retry` also spans the ones after it.
 fn shape(pairs: pest::iterators::Pairs<'_, Rule>) -> Vec<(Rule, usize, String)> {
     pairs
         .flatten()
@@ -88,21 +88,20 @@ fn shape(pairs: pest::iterators::Pairs<'_, Rule>) -> Vec<(Rule, usize, String)> 
             let text = match p.as_rule() {
                 _ if children > 0 => String::new(),
                 Rule::str_inner | Rule::hook_code => p.as_str().to_string(),
-                _ => words(p.as_str()),
+                _ => without_layout(p.as_str()),
             };
             (p.as_rule(), children, text)
         })
         .collect()
 }
 
-/// A text's tokens without comments and line breaks, one space apart.
-fn words(text: &str) -> String {
+/// A text's tokens without whitespace and comments (`[ ]` and `[]` are one empty list).
+fn without_layout(text: &str) -> String {
     lex(text)
         .iter()
         .filter(|t| !matches!(t.kind, Kind::Comment | Kind::Newline))
         .map(|t| t.text)
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect()
 }
 
 /// Every comment's text, in order.
@@ -120,7 +119,7 @@ fn comments(text: &str) -> Vec<&str> {
 /// What a token is, as far as layout cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
-    /// A run of characters that is not one of the others: `dial`, `*71<number>`, `caller.dnd`.
+    /// A run of characters that is not one of the others: `dial`, `9<number>`, `caller.dnd`.
     Word,
     /// `"..."`, kept as written.
     Str,
@@ -568,8 +567,11 @@ fn render(tokens: &[Token<'_>], layout: &Layout) -> String {
 
 /// The whitespace between two tokens on a line.
 fn gap(before: &Token<'_>, token: &Token<'_>, after_first: bool, layout: &Layout) -> String {
+    // A lone `[` or `]` is a list's bracket (a pattern's `[1-5]` is inside a word).
     let glued = matches!(token.kind, Kind::Comma | Kind::RParen)
         || before.kind == Kind::LParen
+        || (before.kind == Kind::Word && before.text == "[")
+        || (token.kind == Kind::Word && token.text == "]")
         || (token.kind == Kind::LParen
             && before.kind == Kind::Word
             && matches!(before.text, "tally" | "extension" | "code"))
@@ -599,10 +601,10 @@ mod tests {
 
     #[test]
     fn spaces_indents_and_puts_braces_in_place() {
-        let text = "dial   *11\n{\n      play x\n  if  a==1{\n hangup }\n}";
+        let text = "dial   *23\n{\n      play x\n  if  a==1{\n hangup }\n}";
         assert_eq!(
             fmt(text),
-            "dial *11 {\n  play x\n  if a == 1 {\n    hangup\n  }\n}\n"
+            "dial *23 {\n  play x\n  if a == 1 {\n    hangup\n  }\n}\n"
         );
     }
 
@@ -626,11 +628,10 @@ mod tests {
 
     #[test]
     fn comments_and_one_blank_line_survive() {
-        let text =
-            "\n\n# head\n\n\n\nset a=1 # one\nset long_name_for_a_setting_here = 2 # two\n\n\n";
+        let text = "\n\n# head\n\n\n\nset a=[ 1 ,2 ] # one\nset long_name_for_a_setting_here = 2 # two\n\n\n";
         assert_eq!(
             fmt(text),
-            "# head\n\nset a = 1                         # one\nset long_name_for_a_setting_here = 2  # two\n"
+            "# head\n\nset a = [1, 2]                    # one\nset long_name_for_a_setting_here = 2  # two\n"
         );
     }
 
