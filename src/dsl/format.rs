@@ -529,7 +529,8 @@ fn render(tokens: &[Token<'_>], layout: &Layout) -> String {
         let depth = match line.tokens.first() {
             None => body,
             Some(t) if t.kind == Kind::Close => open.last().copied().unwrap_or(0),
-            Some(t) if layout.starts.contains(&t.at) => body,
+            // An `else` kept off its `}` (by a comment there) lines up with its `if`.
+            Some(t) if layout.starts.contains(&t.at) || t.text == "else" => body,
             Some(_) => body + 1,
         };
         let mut text = "  ".repeat(depth);
@@ -641,6 +642,15 @@ mod tests {
         assert_eq!(
             fmt(text),
             "sub s {\n  if a { play x } else if b {\n    play y\n  } else {\n    hangup\n  }\n  check p against caller.pin\n    ok { hangup }\n    invalid { play x  retry }\n}\n"
+        );
+    }
+
+    #[test]
+    fn an_else_after_a_commented_brace_lines_up_with_its_if() {
+        let text = "dial 1 {\n if a { hangup } # c\n else {\n hangup\n }\n}\n";
+        assert_eq!(
+            fmt(text),
+            "dial 1 {\n  if a { hangup }                 # c\n  else {\n    hangup\n  }\n}\n"
         );
     }
 
