@@ -11,8 +11,8 @@
 //!   (`ok {`, `busy {`, the rest of a long condition) one level more;
 //! - `{` at the end of its head line, `}` on a line of its own, `} else {` joined;
 //!   a block opened and closed on one line stays on that line;
-//! - one space between tokens (none inside `f(a, b)` or `[a, b]`), two between statements on one
-//!   line, policy clauses and class lines with their keyword in a column;
+//! - one space between tokens (none inside `f(a, b)` or `[a, b]`), two between
+//!   statements on one line, policy clause and class line keywords in a column;
 //! - comments kept; a trailing comment starts at column 35 (two spaces after longer
 //!   code); runs of blank lines become one, none at the start or end of a block or file;
 //! - hook bodies (`"""…"""`) byte for byte.
