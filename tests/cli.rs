@@ -4,6 +4,8 @@
 mod admin;
 #[path = "cli/coverage.rs"]
 mod coverage;
+#[path = "cli/fmt.rs"]
+mod fmt;
 #[path = "cli/hardening.rs"]
 mod hardening;
 #[path = "cli/lint_rules.rs"]

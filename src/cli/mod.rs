@@ -1,6 +1,7 @@
 //! The command line: flags in, a validated action, exit codes out (see `cli.md`).
 
 mod admin_cmd;
+mod fmt;
 mod lint;
 mod route;
 mod run;
@@ -82,6 +83,20 @@ pub enum Command {
         /// Treat warnings as errors.
         #[arg(long)]
         deny_warnings: bool,
+    },
+    /// Format dialplans in place; `--check` for CI.
+    #[command(
+        after_help = "Examples:\n  pbxctl fmt dialplans/default.pbx\n  pbxctl fmt --check dialplans examples tests\n  pbxctl fmt - < plan.pbx > canonical.pbx"
+    )]
+    Fmt {
+        /// Dialplans (.pbx) or folders searched for them; `-` reads standard input
+        /// and writes the canonical form to standard output.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing: print a diff of what would change and exit 1 if any
+        /// file is not in canonical form.
+        #[arg(long)]
+        check: bool,
     },
     /// Replay recorded sessions against a dialplan.
     #[command(
@@ -235,6 +250,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             format,
             deny_warnings,
         } => lint::run(&files, format, deny_warnings),
+        Command::Fmt { files, check } => fmt::run(&files, check),
         Command::Test {
             paths,
             dialplan,

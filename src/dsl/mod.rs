@@ -5,6 +5,7 @@ pub mod ast;
 pub mod compile;
 pub mod diagnostic;
 pub mod expr;
+pub mod format;
 mod load;
 mod lower;
 pub mod nesting;

@@ -12,7 +12,8 @@ use pest::iterators::Pair;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "grammar/dialplan.pest"]
-struct DialplanParser;
+/// The pest parser of `grammar/dialplan.pest` (also read by the formatter).
+pub(crate) struct DialplanParser;
 
 /// Parses one file. Syntax errors come back as diagnostics with spans.
 pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
