@@ -2,7 +2,7 @@
 //!
 //! Layers, lowest first; each imports only the ones above it in this list:
 //! `clock` and `os` (facts about the process), `dsl` (language), `directory` (provisioning data), `store` (SQLite),
-//! `hooks` (Rhai), `lint` (what `pbxctl lint` reasons about), `media` (G.711, RTP, DTMF detection), `engine` (sans-IO call
+//! `hooks` (Rhai), `media` (G.711, RTP, DTMF detection), `lint` (what `pbxctl lint` reasons about), `engine` (sans-IO call
 //! engine), `admin` (administrator actions), `session` (recorded-session runner),
 //! `sip` (SIP signalling and calls for `pbxctl run`), `cli` (the command line).
 

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 /// Parses a YAML file already in `sources`; errors point at its line and column.
 pub fn parse<T: DeserializeOwned>(sources: &SourceMap, file: FileId) -> Result<T, Diagnostic> {
     let text = &sources.file(file).text;
-    serde_saphyr::from_str(text).map_err(|e| {
+    serde_saphyr::from_str_with_options(text, options(text)).map_err(|e| {
         let message = first_line(&e.to_string());
         match e.location() {
             Some(loc) => {
@@ -20,6 +20,19 @@ pub fn parse<T: DeserializeOwned>(sources: &SourceMap, file: FileId) -> Result<T
             ),
         }
     })
+}
+
+/// The library's default budget stops at 250,000 nodes: a directory of about 25,000
+/// extensions. A node takes at least a byte of input, so allowing one per byte still
+/// bounds the work by the file's size (which the budget caps at 256 MiB), and aliases,
+/// the way a small file grows large, keep their own caps.
+fn options(text: &str) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.max(text.len());
+    budget.max_events = budget.max_events.max(2 * text.len());
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 /// A one-character span at a YAML location (extended to the end of the word).

@@ -5,6 +5,7 @@
 pub mod allow;
 mod directory;
 mod emergency;
+mod files;
 mod flow;
 mod fraud;
 mod numbering;
@@ -17,6 +18,8 @@ use crate::dsl::diagnostic::{Diagnostic, Severity};
 use crate::dsl::settings::Settings;
 use crate::dsl::span::Span;
 use crate::hooks::Hooks;
+
+pub use files::files;
 
 /// Codes only a config can raise: a plan linted alone cannot judge an allow for them.
 pub const CONFIG_CODES: &[&str] = &[

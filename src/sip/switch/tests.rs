@@ -497,7 +497,7 @@ fn star11_with_events_blocks_the_terminal_then_the_switch_hangs_up() {
     b.send(phone(5062), &in_dialog("ACK", "c1", &tag, 2, None));
     b.input(Input::Keys {
         call: id,
-        keys: "4321#".chars().collect(),
+        keys: "4831#".chars().collect(),
     });
     assert!(
         b.media
@@ -532,7 +532,7 @@ fn sip_info_digits_work_like_key_presses() {
     let mut b = Bench::new();
     let ok = answered_call(&mut b, "101", "sip-pass-101", "*11", "c2");
     let tag = ok.to().unwrap().tag().unwrap().to_owned();
-    for (n, key) in ["4", "3", "2", "1", "11"].iter().enumerate() {
+    for (n, key) in ["4", "8", "3", "1", "11"].iter().enumerate() {
         let body = format!("Signal={key}\r\nDuration=160\r\n");
         b.send(
             phone(5062),
@@ -557,7 +557,7 @@ fn a_stale_playout_report_does_not_cut_the_last_prompt() {
     let first = last_mark(&b);
     b.input(Input::Keys {
         call: id,
-        keys: "4321#".chars().collect(),
+        keys: "4831#".chars().collect(),
     });
     b.input(Input::PlayoutDone {
         call: id,
@@ -687,7 +687,7 @@ fn a_reload_serves_new_calls_and_lets_old_ones_finish() {
     assert_eq!(b.switch.engines.len(), 2, "the old engine still has a call");
     b.input(Input::Keys {
         call: old,
-        keys: "4321#".chars().collect(),
+        keys: "4831#".chars().collect(),
     });
     assert!(b.blocked("101"), "the old call runs on its own plan");
     let mark = last_mark(&b);
