@@ -8,7 +8,7 @@ use crate::directory::Config;
 use crate::dsl::Plan;
 use crate::dsl::diagnostic::Diagnostic;
 use crate::dsl::expr::{Expr, ExprKind};
-use crate::dsl::plan::{HOOK_POINTS, Lockout, Matcher, Op, Policy};
+use crate::dsl::plan::{Lockout, Matcher, Op, Policy};
 use crate::dsl::settings::Settings;
 use crate::hooks::{Decision, Facts, Hooks};
 use std::collections::BTreeSet;
@@ -153,10 +153,10 @@ pub fn open_disa(plan: &Plan) -> Vec<Diagnostic> {
 
 /// `hook-allows-all`: a hook that decides outside calls but allowed every sample call.
 pub fn permissive_hooks(plan: &Plan, hooks: &Hooks, settings: &Settings) -> Vec<Diagnostic> {
-    let mut gates: BTreeSet<&str> = HOOK_POINTS
-        .iter()
-        .copied()
-        .filter(|h| *h == "before-outbound" && plan.hooks.contains_key(*h))
+    // The engine's own gate, and every hook a rule runs on the way to an outside call.
+    let mut gates: BTreeSet<&str> = ["before-outbound"]
+        .into_iter()
+        .filter(|h| plan.hooks.contains_key(*h))
         .collect();
     for program in &plan.programs {
         for (at, op) in program.ops.iter().enumerate() {

@@ -52,32 +52,27 @@ pub fn check(
     settings: &Settings,
 ) -> Findings {
     let mut found = Findings::default();
-    found.plan.extend(numbering::check(plan, &settings.engine));
     for (finding, setting) in fraud::unlocked_secrets(plan, settings) {
         match setting.and_then(|name| given_at(plan, config, &[name.as_str()])) {
             Some(at) => at.put(finding, &mut found),
             None => found.plan.push(finding),
         }
     }
-    let p = &mut found.plan;
-    p.extend(fraud::open_disa(plan));
-    if let Some(hooks) = hooks {
-        p.extend(fraud::permissive_hooks(plan, hooks, settings));
-    }
-    p.extend(unused::unused_hooks(plan));
-    p.extend(unused::unused_policies(plan));
     emergency_settings(plan, config, settings, &mut found);
+    let in_plan = &mut found.plan;
+    in_plan.extend(numbering::check(plan, &settings.engine));
+    in_plan.extend(fraud::open_disa(plan));
+    if let Some(hooks) = hooks {
+        in_plan.extend(fraud::permissive_hooks(plan, hooks, settings));
+    }
+    in_plan.extend(unused::unused_hooks(plan));
+    in_plan.extend(unused::unused_policies(plan));
     if let Some(config) = config {
-        found
-            .plan
-            .extend(fraud::international_for_all(plan, config));
-        found.plan.extend(unused::unused_classes(plan, config));
-        found
-            .config
-            .extend(fraud::denied_forwards(plan, config, settings));
-        found
-            .config
-            .extend(directory::check(config, plan, settings));
+        in_plan.extend(fraud::international_for_all(plan, config));
+        in_plan.extend(unused::unused_classes(plan, config));
+        let in_config = &mut found.config;
+        in_config.extend(fraud::denied_forwards(plan, config, settings));
+        in_config.extend(directory::check(config, plan, settings));
     }
     found
 }
