@@ -82,6 +82,7 @@ fn the_session_suite_passes() {
 fn help_output() {
     let dir = root();
     insta::assert_snapshot!("help", pbxctl(&dir, &["--help"]).stdout);
+    insta::assert_snapshot!("help_lint", pbxctl(&dir, &["lint", "--help"]).stdout);
     insta::assert_snapshot!("help_test", pbxctl(&dir, &["test", "--help"]).stdout);
     insta::assert_snapshot!("help_ext", pbxctl(&dir, &["ext", "--help"]).stdout);
     insta::assert_snapshot!("help_vm", pbxctl(&dir, &["vm", "--help"]).stdout);

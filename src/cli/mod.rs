@@ -72,7 +72,7 @@ pub struct StoreArgs {
 pub enum Command {
     /// Parse and check dialplans and configuration files.
     #[command(
-        after_help = "Examples:\n  pbxctl lint dialplans/default.pbx\n  pbxctl lint --format json pbx.yaml"
+        after_help = "Every code, with a bad and a good example: docs/lint.md. A warning is silenced by\n`# lint: allow(CODE)` on its own line above it; an allow that silences nothing is reported.\n\nExamples:\n  pbxctl lint dialplans/default.pbx\n  pbxctl lint --deny-warnings pbx.yaml     # the plan and the directory it serves\n  pbxctl lint --format json pbx.yaml"
     )]
     Lint {
         /// Dialplans (.pbx) and configs (.yaml); default: ./pbx.yaml.
