@@ -7,11 +7,12 @@ use crate::dsl::Plan;
 use crate::dsl::diagnostic::Diagnostic;
 use crate::dsl::plan::Matcher;
 use crate::dsl::settings::EngineSettings;
+use std::collections::HashSet;
 
 /// `numbering-collision` and `emergency-prefix` for the plan's dial codes.
 pub fn check(plan: &Plan, engine: &EngineSettings) -> Vec<Diagnostic> {
     // A rule never used has nothing more to say (it has its `unreachable-rule`).
-    let unused: Vec<_> = (plan.warnings.iter())
+    let unused: HashSet<_> = (plan.warnings.iter())
         .filter(|w| w.code == "unreachable-rule")
         .filter_map(|w| w.span)
         .collect();
