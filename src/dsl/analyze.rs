@@ -35,7 +35,7 @@ impl Compiler<'_> {
             match item {
                 Item::Include { .. } => {}
                 Item::Setting { name, value } => {
-                    self.setting_spans.insert(name.text.clone(), name.span);
+                    self.plan.setting_spans.insert(name.text.clone(), name.span);
                     self.plan
                         .settings
                         .set(&name.text, Value::from(&value.value));
@@ -85,7 +85,7 @@ impl Compiler<'_> {
                 .get(name)
                 .expect("engine settings are declared");
             if std::mem::discriminant(value) != std::mem::discriminant(&default) {
-                let span = self.setting_spans[name];
+                let span = self.plan.setting_spans[name];
                 let message = format!("`{name}` must be {}, not {}", default.kind(), value.kind());
                 self.error("setting-type", span, message);
             }
@@ -95,7 +95,7 @@ impl Compiler<'_> {
                 .iter()
                 .any(|n| !matches!(n, Value::Digits(d) if d.bytes().all(|b| b.is_ascii_digit())))
         {
-            let span = self.setting_spans["emergency"];
+            let span = self.plan.setting_spans["emergency"];
             self.error("setting-type", span, "emergency numbers must be digits");
         }
     }

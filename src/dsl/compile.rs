@@ -55,8 +55,6 @@ pub(super) struct Compiler<'a> {
     pub plan: Plan,
     /// `sub` bodies by name, inlined where `do` runs them.
     pub subs: HashMap<String, ast::Block>,
-    /// Where each setting was last set, for messages.
-    pub setting_spans: HashMap<String, Span>,
     /// Where each `sub` is named, for `unused-sub`.
     pub sub_spans: BTreeMap<String, Span>,
     /// The subs some `do` runs.
@@ -82,7 +80,6 @@ impl<'a> Compiler<'a> {
             diags,
             plan,
             subs: HashMap::new(),
-            setting_spans: HashMap::new(),
             sub_spans: BTreeMap::new(),
             subs_done: HashSet::new(),
         }
@@ -100,7 +97,6 @@ impl<'a> Compiler<'a> {
         let rules = self.define(items);
         self.add_rules(rules);
         self.check_unused_subs();
-        self.plan.setting_spans = self.setting_spans.drain().collect();
         self.plan
     }
 
