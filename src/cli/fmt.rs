@@ -1,9 +1,9 @@
 //! `pbxctl fmt`: dialplans rewritten in their canonical layout, or `--check`ed for CI.
 
-use super::{exit, print};
+use super::{exit, files_under, print};
 use crate::dsl::format::format;
 use crate::dsl::span::SourceMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What `fmt` reads: a plan file, or standard input (`-`).
 enum Input {
@@ -46,7 +46,7 @@ fn inputs(paths: &[PathBuf], outcomes: &mut Vec<Outcome>) -> Vec<Input> {
             found.push(Input::Stdin);
         } else if p.is_dir() {
             let mut plans = Vec::new();
-            match walk(p, &mut plans) {
+            match files_under(p, &["pbx"], &mut plans) {
                 Ok(()) => found.extend(plans.into_iter().map(Input::File)),
                 Err(e) => {
                     eprintln!("error: cannot read {}: {e}", p.display());
@@ -61,21 +61,6 @@ fn inputs(paths: &[PathBuf], outcomes: &mut Vec<Outcome>) -> Vec<Input> {
         }
     }
     found
-}
-
-/// Every `.pbx` file under a folder, sorted.
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.path());
-    for e in entries {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, found)?;
-        } else if p.extension().and_then(|x| x.to_str()) == Some("pbx") {
-            found.push(p);
-        }
-    }
-    Ok(())
 }
 
 /// Formats one input.

@@ -9,7 +9,7 @@ mod test;
 
 use crate::admin::{CdrQuery, CodeCommand, ExtCommand, VmCommand};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Exit codes shared by every command.
 pub mod exit {
@@ -310,6 +310,26 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             }
         }
     }
+}
+
+/// Every file under a folder whose extension is one of `extensions`, depth first in
+/// name order, so runs and reports list files the same way each time.
+fn files_under(dir: &Path, extensions: &[&str], found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.path());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, extensions, found)?;
+        } else if p
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| extensions.contains(&x))
+        {
+            found.push(p);
+        }
+    }
+    Ok(())
 }
 
 /// Writes to stdout; a closed pipe (`pbxctl ... | head`) is not an error.

@@ -1,6 +1,6 @@
 //! `pbxctl test`.
 
-use super::{TestFormat, exit, print};
+use super::{TestFormat, exit, files_under, print};
 use crate::session::coverage::{self, cobertura, lcov};
 use crate::session::report;
 use crate::session::runner::{Mode, PlanCache, Verdict, run_session};
@@ -12,7 +12,8 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut found = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut found).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            files_under(p, &["yaml", "yml"], &mut found)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
         } else if p.exists() {
             found.push(p.clone());
         } else {
@@ -20,20 +21,6 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         }
     }
     Ok(found)
-}
-
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.path());
-    for e in entries {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, found)?;
-        } else if matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) {
-            found.push(p);
-        }
-    }
-    Ok(())
 }
 
 /// What `--coverage` and its files ask for.
