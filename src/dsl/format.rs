@@ -289,49 +289,24 @@ impl Layout {
 
 /// Whether a rule begins a line of its own kind: an item, statement, clause or class line.
 fn is_start(which: Rule) -> bool {
-    matches!(
-        which,
-        Rule::include
-            | Rule::setting
-            | Rule::policy
-            | Rule::class
-            | Rule::hook
-            | Rule::sub
-            | Rule::rule
-            | Rule::class_line
-            | Rule::p_secret
-            | Rule::p_length
-            | Rule::p_attempts
-            | Rule::p_lockout
-            | Rule::p_unlock_by
-            | Rule::p_unlock_does
-            | Rule::s_play
-            | Rule::s_tone
-            | Rule::s_ask
-            | Rule::s_check
-            | Rule::s_if
-            | Rule::s_set
-            | Rule::s_let
-            | Rule::s_grant
-            | Rule::s_unlock
-            | Rule::s_ring
-            | Rule::s_alert
-            | Rule::s_forward
-            | Rule::s_outbound
-            | Rule::s_voicemail
-            | Rule::s_messages
-            | Rule::s_reject
-            | Rule::s_hangup
-            | Rule::s_retry
-            | Rule::s_attempt
-            | Rule::s_dial
-            | Rule::s_tally
-            | Rule::s_run
-            | Rule::s_wait
-            | Rule::s_do
-            | Rule::s_add
-            | Rule::s_remove
-    )
+    parse::is_statement(which)
+        || matches!(
+            which,
+            Rule::include
+                | Rule::setting
+                | Rule::policy
+                | Rule::class
+                | Rule::hook
+                | Rule::sub
+                | Rule::rule
+                | Rule::class_line
+                | Rule::p_secret
+                | Rule::p_length
+                | Rule::p_attempts
+                | Rule::p_lockout
+                | Rule::p_unlock_by
+                | Rule::p_unlock_does
+        )
 }
 
 // ---------------------------------------------------------------------------

@@ -73,6 +73,40 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
     Diagnostic::error("syntax", Span::new(file, start, end), message).with_label(label)
 }
 
+/// Whether a grammar rule is one of the statements (`play`, `check`, `if`, ...): the one
+/// list, for the parser's messages and the formatter's line starts.
+pub(crate) fn is_statement(which: Rule) -> bool {
+    matches!(
+        which,
+        Rule::s_play
+            | Rule::s_tone
+            | Rule::s_ask
+            | Rule::s_check
+            | Rule::s_if
+            | Rule::s_set
+            | Rule::s_let
+            | Rule::s_grant
+            | Rule::s_unlock
+            | Rule::s_ring
+            | Rule::s_alert
+            | Rule::s_forward
+            | Rule::s_add
+            | Rule::s_remove
+            | Rule::s_outbound
+            | Rule::s_voicemail
+            | Rule::s_messages
+            | Rule::s_reject
+            | Rule::s_hangup
+            | Rule::s_retry
+            | Rule::s_attempt
+            | Rule::s_dial
+            | Rule::s_tally
+            | Rule::s_run
+            | Rule::s_wait
+            | Rule::s_do
+    )
+}
+
 /// Names a grammar rule the way a plan author thinks of it.
 fn describe(which: Rule) -> &'static str {
     match which {
@@ -88,34 +122,8 @@ fn describe(which: Rule) -> &'static str {
         | Rule::rule_kind => {
             "an item (set, policy, class, hook, sub, dial, inbound, incoming, incall)"
         }
-        Rule::stmt
-        | Rule::s_play
-        | Rule::s_tone
-        | Rule::s_ask
-        | Rule::s_check
-        | Rule::s_if
-        | Rule::s_set
-        | Rule::s_let
-        | Rule::s_grant
-        | Rule::s_unlock
-        | Rule::s_ring
-        | Rule::s_alert
-        | Rule::alert_busy
-        | Rule::s_forward
-        | Rule::s_add
-        | Rule::s_remove
-        | Rule::s_outbound
-        | Rule::s_voicemail
-        | Rule::s_messages
-        | Rule::s_reject
-        | Rule::s_hangup
-        | Rule::s_retry
-        | Rule::s_attempt
-        | Rule::s_dial
-        | Rule::s_tally
-        | Rule::s_run
-        | Rule::s_wait
-        | Rule::s_do => "a statement",
+        Rule::stmt | Rule::alert_busy => "a statement",
+        w if is_statement(w) => "a statement",
         Rule::block => "`{`",
         Rule::branch | Rule::branch_kind => "`ok`, `locked` or `invalid`",
         Rule::expr
