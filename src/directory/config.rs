@@ -336,6 +336,44 @@ fn default_prompts() -> String {
     "prompts/en".into()
 }
 
+/// The database a config names on a plain top-level `database:` line (or the default,
+/// `pbx.db`, when no line says), resolved like [`Config::load`] does, read off the text
+/// without parsing it: a guess for callers that confirm it, since flow style or a
+/// multi-line value can hide the real key. `None` when the key is there twice or its
+/// value is not a plain or simply quoted scalar.
+pub fn named_database(path: &Path, text: &str) -> Option<PathBuf> {
+    let mut named = None;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("database:") else {
+            continue;
+        };
+        if named.is_some() {
+            return None;
+        }
+        let value = match rest.find(" #") {
+            Some(comment) => &rest[..comment],
+            None => rest,
+        }
+        .trim();
+        let unquoted = ['"', '\'']
+            .into_iter()
+            .find_map(|quote| value.strip_prefix(quote)?.strip_suffix(quote));
+        let value = match unquoted {
+            Some(inner) if !inner.contains(['\\', '"', '\'']) => inner,
+            Some(_) => return None,
+            None if value.is_empty()
+                || value.starts_with(['"', '\'', '[', '{', '&', '*', '!', '|', '>']) =>
+            {
+                return None;
+            }
+            None => value,
+        };
+        named = Some(value.to_owned());
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    Some(base.join(named.unwrap_or_else(default_database)))
+}
+
 impl Config {
     /// Reads and parses a config file (the directory is checked against the plan later).
     pub fn load(path: &Path) -> Result<Config, Failure> {
@@ -405,5 +443,31 @@ impl Config {
                 Err(errors)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_named_database_is_read_off_a_plain_top_level_line() {
+        let at = |text| named_database(Path::new("/etc/pbx/pbx.yaml"), text);
+        let path = |p: &str| Some(PathBuf::from(p));
+        assert_eq!(at("database: pbx.db\n"), path("/etc/pbx/pbx.db"));
+        assert_eq!(
+            at("dialplan: a.pbx\ndatabase: \"/var/lib/pbx/site.db\"   # here\n"),
+            path("/var/lib/pbx/site.db")
+        );
+        assert_eq!(at("database: 'data/p.db'"), path("/etc/pbx/data/p.db"));
+        assert_eq!(
+            at("sip:\n  database: nested.db\n"),
+            path("/etc/pbx/pbx.db"),
+            "the default"
+        );
+        assert_eq!(at("database: a.db\ndatabase: b.db\n"), None, "twice");
+        assert_eq!(at("database: \"a\\tb.db\"\n"), None, "an escape");
+        assert_eq!(at("database: *anchor\n"), None, "an alias");
+        assert_eq!(at("database:\n  x.db\n"), None, "on the next line");
     }
 }

@@ -21,33 +21,15 @@ pub fn validate(
 ) -> Result<Settings, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let at = |loc: serde_saphyr::Location| span_at(sources, file, loc);
-    let mut overrides = Vec::new();
-    for (name, value) in &dir.system {
-        let span = at(value.referenced);
-        match plan.settings.id(name) {
-            None => errors.push(Diagnostic::error(
-                "unknown-setting",
-                span,
-                format!(
-                    "the dialplan has no setting `{name}` (settings: {})",
-                    plan.settings
-                        .iter()
-                        .map(|(n, _)| n)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )),
-            Some(id) => match convert(&value.value, plan.settings.get(name).expect("declared")) {
-                Ok(v) => overrides.push((id, v)),
-                Err(e) => errors.push(Diagnostic::error(
-                    "setting-type",
-                    span,
-                    format!("system.{name}: {e}"),
-                )),
-            },
-        }
+    let system = dir.system.iter().map(|(name, v)| (name, &v.value));
+    let (settings, faults) = settings(plan, system);
+    for (name, code, message) in faults {
+        errors.push(Diagnostic::error(
+            code,
+            at(dir.system[name].referenced),
+            message,
+        ));
     }
-    let settings = Settings::new(&plan.settings, &overrides);
     let emergency = Value::List(
         settings
             .engine
@@ -184,6 +166,37 @@ pub fn validate(
 }
 
 /// Converts a YAML value to the kind of the setting's default.
+/// The plan's settings with the `system:` overrides that fit, and every one that does
+/// not, named with its diagnostic code and message.
+pub fn settings<'a>(
+    plan: &Plan,
+    system: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
+) -> (Settings, Vec<(&'a String, &'static str, String)>) {
+    let mut faults = Vec::new();
+    let mut overrides = Vec::new();
+    for (name, value) in system {
+        match plan.settings.id(name) {
+            None => faults.push((
+                name,
+                "unknown-setting",
+                format!(
+                    "the dialplan has no setting `{name}` (settings: {})",
+                    plan.settings
+                        .iter()
+                        .map(|(n, _)| n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+            Some(id) => match convert(value, plan.settings.get(name).expect("declared")) {
+                Ok(v) => overrides.push((id, v)),
+                Err(e) => faults.push((name, "setting-type", format!("system.{name}: {e}"))),
+            },
+        }
+    }
+    (Settings::new(&plan.settings, &overrides), faults)
+}
+
 fn convert(value: &serde_json::Value, default: &Value) -> Result<Value, String> {
     use serde_json::Value as J;
     let digits = |v: &J| match v {

@@ -1,10 +1,14 @@
 //! The store: the only state shared between calls, the CLI and the server.
 //! The engine sees it through the [`Store`] trait; [`SqliteStore`] is the real one.
 
+pub mod provenance;
+pub mod provision;
 pub mod schema;
 pub mod secret_hash;
 pub mod sqlite;
 
+pub use provenance::Provenance;
+pub use provision::{ProvisionProgress, Provisioned};
 pub use secret_hash::SecretHasher;
 pub use sqlite::SqliteStore;
 
@@ -280,6 +284,8 @@ pub trait Store {
     fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// All audit entries in order.
     fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>>;
+    /// Runs `f` as one transaction: every change it makes is kept, or none is.
+    fn in_one_transaction(&self, f: &mut dyn FnMut() -> StoreResult<()>) -> StoreResult<()>;
 }
 
 /// A value for [`Store::set_state`].
@@ -363,6 +369,9 @@ macro_rules! forward_store {
     }
     fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>> {
         (**self).audit_entries()
+    }
+    fn in_one_transaction(&self, f: &mut dyn FnMut() -> StoreResult<()>) -> StoreResult<()> {
+        (**self).in_one_transaction(f)
     }
 }
     )*};

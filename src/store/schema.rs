@@ -90,4 +90,17 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX messages_by_mailbox ON messages (mailbox, folder, received_at);
     ",
+    // 5: what the directory was last provisioned from, so that a command run against an
+    // unchanged config and plan need not read, check or provision them again.
+    "
+    CREATE TABLE provisioned_from (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        config      TEXT NOT NULL,
+        config_hash TEXT NOT NULL,
+        plan_hash   TEXT NOT NULL,
+        dialplan    TEXT NOT NULL,
+        database    TEXT NOT NULL,
+        system      TEXT NOT NULL
+    );
+    ",
 ];

@@ -1,13 +1,15 @@
 //! [`Store`] on SQLite: WAL, a busy timeout, short immediate transactions, and
 //! numbered migrations. The only module that sees rusqlite.
 
+use super::provenance::Provenance;
 use super::schema::MIGRATIONS;
 use super::*;
 use crate::directory::entry::Forward;
 use crate::directory::{Directory, ExtensionEntry};
 use rusqlite::backup::Backup;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::Duration as StdDuration;
 
 /// The SQLite store.
@@ -24,6 +26,29 @@ fn sql(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// Puts a database in WAL mode (a setting kept in the file). Switching takes an
+/// exclusive lock and SQLite does not wait for it on the busy timeout, so processes
+/// opening a new database together retry here instead of failing.
+fn wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+    loop {
+        let mode: rusqlite::Result<String> =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0));
+        match mode {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(StdDuration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) a database file and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
@@ -34,8 +59,7 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(StdDuration::from_secs(10))
             .map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
+        wal(&conn).map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         let store = SqliteStore { conn };
@@ -94,8 +118,12 @@ impl SqliteStore {
     }
 
     /// Runs `f` in an immediate transaction, so writers queue on the busy timeout
-    /// instead of failing midway with "database is locked".
+    /// instead of failing midway with "database is locked". Inside
+    /// [`Store::in_one_transaction`] it runs as part of that transaction.
     fn write<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        if !self.conn.is_autocommit() {
+            return f(&self.conn).map_err(sql);
+        }
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(sql)?;
         let out = f(&tx).map_err(sql)?;
@@ -103,58 +131,68 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Loads the directory: configuration always follows the file; a secret is
-    /// hashed in only where the database has never had it, so a later pin-reset,
-    /// or an unlock that cleared it, wins over the file.
-    pub fn provision(&self, dir: &Directory, hasher: &SecretHasher) -> StoreResult<()> {
-        // Hash outside the transaction: hashing is the slow part.
-        let mut new_secrets = Vec::new();
-        for (number, entry) in &dir.extensions {
-            let e = &entry.value;
-            for (kind, value) in [
-                ("password", &e.password_protection.password),
-                ("voicemail", &e.voicemail.pin),
-            ] {
-                if let Some(v) = value {
-                    let id = SecretId {
-                        owner_kind: OwnerKind::Extension,
-                        owner: number.clone(),
-                        kind: kind.into(),
-                    };
-                    if self.secret(&id)?.is_none() {
-                        new_secrets.push((id, hasher.hash(v)));
-                    }
-                }
-            }
-        }
-        for (code, entry) in &dir.codes {
-            if let Some(pin) = &entry.value.pin {
-                let id = SecretId {
-                    owner_kind: OwnerKind::Code,
-                    owner: code.clone(),
-                    kind: "pin".into(),
-                };
-                if self.secret(&id)?.is_none() {
-                    new_secrets.push((id, hasher.hash(pin)));
-                }
-            }
-        }
+    /// Of the secrets given, those the database has no row for: never provisioned,
+    /// never set by an administrator.
+    pub fn missing_secrets<T>(
+        &self,
+        wanted: Vec<(SecretId, T)>,
+    ) -> StoreResult<Vec<(SecretId, T)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT owner_kind, owner, kind FROM secrets")
+            .map_err(sql)?;
+        let stored: HashSet<(String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        Ok(wanted
+            .into_iter()
+            .filter(|(id, _)| {
+                !stored.contains(&(
+                    id.owner_kind.as_str().into(),
+                    id.owner.clone(),
+                    id.kind.clone(),
+                ))
+            })
+            .collect())
+    }
+
+    /// Stores newly hashed provisioning secrets in one transaction. A row that is
+    /// there already (another process provisioned it, or an administrator set it
+    /// meanwhile) is kept.
+    pub fn add_secrets(&self, hashed: &[(SecretId, String)]) -> StoreResult<()> {
         self.write(|c| {
-            let numbers: Vec<&str> = dir.extensions.keys().map(String::as_str).collect();
+            let mut insert = c.prepare_cached(
+                "INSERT INTO secrets (owner_kind, owner, kind, hash) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+            )?;
+            for (id, hash) in hashed {
+                insert.execute(params![id.owner_kind.as_str(), id.owner, id.kind, hash])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Writes the directory's extensions and codes (configuration always follows the
+    /// file), removes extensions no longer in it with their secrets, and records what
+    /// it was provisioned from: one transaction.
+    pub fn write_directory(&self, dir: &Directory, from: Option<&Provenance>) -> StoreResult<()> {
+        self.write(|c| {
             let existing: Vec<String> =
                 c.prepare("SELECT number FROM extensions")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-            for gone in existing.iter().filter(|n| !numbers.contains(&n.as_str())) {
+            for gone in existing.iter().filter(|n| !dir.extensions.contains_key(n.as_str())) {
                 c.execute("DELETE FROM extensions WHERE number = ?1", [gone])?;
                 c.execute("DELETE FROM secrets WHERE owner_kind = 'extension' AND owner = ?1", [gone])?;
             }
+            let mut upsert = c.prepare_cached(
+                "INSERT INTO extensions (number, config) VALUES (?1, ?2)
+                 ON CONFLICT (number) DO UPDATE SET config = excluded.config",
+            )?;
             for (number, entry) in &dir.extensions {
                 let e = &entry.value;
                 let config = serde_json::to_string(e).expect("extension config serializes");
-                c.execute(
-                    "INSERT INTO extensions (number, config) VALUES (?1, ?2)
-                     ON CONFLICT (number) DO UPDATE SET config = excluded.config",
-                    params![number, config],
-                )?;
+                upsert.execute(params![number, config])?;
                 if let Some(b) = e.blocked {
                     c.execute("UPDATE extensions SET blocked = ?2 WHERE number = ?1", params![number, b])?;
                 }
@@ -168,23 +206,56 @@ impl SqliteStore {
                     )?;
                 }
             }
+            let mut upsert = c.prepare_cached(
+                "INSERT INTO codes (code, name, class, billing) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, class = excluded.class, billing = excluded.billing",
+            )?;
             for (code, entry) in &dir.codes {
                 let e = &entry.value;
-                c.execute(
-                    "INSERT INTO codes (code, name, class, billing) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (code) DO UPDATE SET name = excluded.name, class = excluded.class, billing = excluded.billing",
-                    params![code, e.name, e.class, e.billing],
-                )?;
+                upsert.execute(params![code, e.name, e.class, e.billing])?;
             }
-            for (id, hash) in &new_secrets {
+            if let Some(p) = from {
                 c.execute(
-                    "INSERT INTO secrets (owner_kind, owner, kind, hash) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT DO UPDATE SET hash = excluded.hash WHERE hash IS NULL",
-                    params![id.owner_kind.as_str(), id.owner, id.kind, hash],
+                    "INSERT INTO provisioned_from (id, config, config_hash, plan_hash, dialplan, database, system)
+                     VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (id) DO UPDATE SET config = excluded.config, config_hash = excluded.config_hash,
+                         plan_hash = excluded.plan_hash, dialplan = excluded.dialplan,
+                         database = excluded.database, system = excluded.system",
+                    params![
+                        p.config.to_string_lossy(),
+                        p.config_hash,
+                        p.plan_hash,
+                        p.dialplan.to_string_lossy(),
+                        p.database.to_string_lossy(),
+                        serde_json::Value::Object(p.system.clone()).to_string(),
+                    ],
                 )?;
             }
             Ok(())
         })
+    }
+
+    /// What the directory was last provisioned from, if it was by a config file.
+    pub fn provenance(&self) -> StoreResult<Option<Provenance>> {
+        self.conn
+            .query_row(
+                "SELECT config, config_hash, plan_hash, dialplan, database, system FROM provisioned_from",
+                [],
+                |r| {
+                    let system: String = r.get(5)?;
+                    Ok(Provenance {
+                        config: PathBuf::from(r.get::<_, String>(0)?),
+                        config_hash: r.get(1)?,
+                        plan_hash: r.get(2)?,
+                        dialplan: PathBuf::from(r.get::<_, String>(3)?),
+                        database: PathBuf::from(r.get::<_, String>(4)?),
+                        // Only this module writes the column.
+                        system: serde_json::from_str(&system).unwrap_or_default(),
+                    })
+                },
+            )
+            .optional()
+            .map_err(sql)
     }
 }
 
@@ -572,6 +643,19 @@ impl Store for SqliteStore {
             .map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
     }
+
+    fn in_one_transaction(&self, f: &mut dyn FnMut() -> StoreResult<()>) -> StoreResult<()> {
+        if !self.conn.is_autocommit() {
+            return f();
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+        let done = f().and_then(|()| self.conn.execute_batch("COMMIT").map_err(sql));
+        if done.is_err() {
+            // Nothing of a failed run is kept; the rollback's own failure adds nothing.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        done
+    }
 }
 
 #[cfg(test)]
@@ -640,6 +724,30 @@ mod tests {
             None,
             "a cleared PIN stays cleared"
         );
+    }
+
+    #[test]
+    fn one_transaction_keeps_all_of_its_changes_or_none() {
+        let s = SqliteStore::in_memory().unwrap();
+        let dir: Directory =
+            serde_saphyr::from_str("extensions:\n  \"201\": {}\n  \"202\": {}\n").unwrap();
+        s.provision(&dir, &SecretHasher::fast()).unwrap();
+        let lock = |n: &str| s.set_state(n, StateField::Blocked, StateValue::Flag(true));
+        let blocked = |n: &str| s.extension(n).unwrap().unwrap().state.blocked;
+        let failed = s.in_one_transaction(&mut || {
+            lock("201")?;
+            Err(StoreError::Sql("the second one fails".into()))
+        });
+        assert!(failed.is_err());
+        assert!(!blocked("201"), "rolled back");
+        s.in_one_transaction(&mut || {
+            lock("201")?;
+            lock("202")?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(blocked("201") && blocked("202"));
+        assert!(s.conn.is_autocommit(), "the transaction is over");
     }
 
     #[test]
