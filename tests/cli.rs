@@ -10,6 +10,8 @@ mod fmt;
 mod hardening;
 #[path = "cli/lint_rules.rs"]
 mod lint_rules;
+#[path = "cli/provisioning.rs"]
+mod provisioning;
 #[path = "cli/route.rs"]
 mod route;
 #[path = "cli/systemd.rs"]
@@ -85,6 +87,10 @@ fn help_output() {
     insta::assert_snapshot!("help_lint", pbxctl(&dir, &["lint", "--help"]).stdout);
     insta::assert_snapshot!("help_test", pbxctl(&dir, &["test", "--help"]).stdout);
     insta::assert_snapshot!("help_ext", pbxctl(&dir, &["ext", "--help"]).stdout);
+    insta::assert_snapshot!(
+        "help_ext_lock",
+        pbxctl(&dir, &["ext", "lock", "--help"]).stdout
+    );
     insta::assert_snapshot!("help_vm", pbxctl(&dir, &["vm", "--help"]).stdout);
 }
 

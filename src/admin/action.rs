@@ -1,6 +1,7 @@
 //! Carrying out admin commands against a store. Every action is audited; a
 //! secret appears only in a generated PIN's one line on stdout.
 
+use super::block::Block;
 use super::command::{CdrQuery, CodeCommand, ExtCommand};
 use super::view;
 use crate::clock::Timestamp;
@@ -8,12 +9,12 @@ use crate::directory::secret_rules::check_strength;
 use crate::directory::validate::Settings;
 use crate::dsl::Plan;
 use crate::dsl::ast::OwnerKind;
-use crate::dsl::plan::{Policy, StateField};
+use crate::dsl::plan::Policy;
 use crate::engine::eval::Scope;
 use crate::engine::presence::Presence;
 use crate::engine::secret_check::{self, Verdict};
 use crate::store::{
-    AuditEntry, CallRecordFilter, Operator, SecretHasher, SecretId, StateValue, Store, StoreError,
+    AuditEntry, CallRecordFilter, Operator, SecretHasher, SecretId, Store, StoreError,
 };
 use rand::RngExt;
 
@@ -69,11 +70,11 @@ pub struct Admin<'a> {
 }
 
 impl Admin<'_> {
-    /// Runs `pbxctl ext ...`; `stdin` feeds `ext login`.
+    /// Runs `pbxctl ext ...`; `stdin` feeds `ext login`, and `ext lock|unlock -`.
     pub fn ext(&self, cmd: &ExtCommand, stdin: &str) -> Reply {
         self.guarded(|| match cmd {
-            ExtCommand::Lock { ext } => self.lock_extension(ext),
-            ExtCommand::Unlock { ext } => self.unlock_extension(ext),
+            ExtCommand::Lock { targets } => self.block(Block::Lock, targets, stdin),
+            ExtCommand::Unlock { targets } => self.block(Block::Unlock, targets, stdin),
             ExtCommand::PinReset { ext, pin } => self.pin_reset(
                 OwnerKind::Extension,
                 ext,
@@ -128,57 +129,8 @@ impl Admin<'_> {
         Reply::fail(3, format!("error: unknown {what} {target}\n"))
     }
 
-    fn policy(&self, owner: OwnerKind, secret: &str) -> Option<&Policy> {
+    pub(super) fn policy(&self, owner: OwnerKind, secret: &str) -> Option<&Policy> {
         self.plan.policy(owner, secret)
-    }
-
-    fn lock_extension(&self, ext: &str) -> Result<Reply, StoreError> {
-        if self.store.extension(ext)?.is_none() {
-            return Ok(self.unknown("extension", ext));
-        }
-        let changed = self
-            .store
-            .set_state(ext, StateField::Blocked, StateValue::Flag(true))?;
-        let result = if changed {
-            format!("extension {ext} locked")
-        } else {
-            format!("extension {ext} is already locked; nothing changed")
-        };
-        self.audit("ext lock", ext, &result)?;
-        Ok(Reply::ok(result + "\n"))
-    }
-
-    fn unlock_extension(&self, ext: &str) -> Result<Reply, StoreError> {
-        if self.store.extension(ext)?.is_none() {
-            return Ok(self.unknown("extension", ext));
-        }
-        let mut changed =
-            self.store
-                .set_state(ext, StateField::Blocked, StateValue::Flag(false))?;
-        for secret in ["voicemail", "password"] {
-            let clears = self
-                .policy(OwnerKind::Extension, secret)
-                .is_some_and(|p| p.unlock_clears);
-            let id = SecretId {
-                owner_kind: OwnerKind::Extension,
-                owner: ext.into(),
-                kind: secret.into(),
-            };
-            if self
-                .store
-                .secret(&id)?
-                .is_some_and(|s| s.locked || s.failures > 0)
-            {
-                changed |= self.store.unlock(&id, clears)?;
-            }
-        }
-        let result = if changed {
-            format!("extension {ext} unlocked")
-        } else {
-            format!("extension {ext} was not locked; nothing changed")
-        };
-        self.audit("ext unlock", ext, &result)?;
-        Ok(Reply::ok(result + "\n"))
     }
 
     fn unlock_code(&self, code: &str) -> Result<Reply, StoreError> {

@@ -6,17 +6,23 @@ use clap::{Subcommand, ValueEnum};
 /// `pbxctl ext ...`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum ExtCommand {
-    /// Block the terminal: no calls out (but emergency) or in (PP-7).
-    #[command(after_help = "Example:\n  pbxctl ext lock 101")]
+    /// Block terminals: no calls out (but emergency) or in (PP-7).
+    #[command(
+        after_help = "Several extensions are changed in one transaction, with a line and an audit row\neach and a summary; the exit code is the worst of theirs.\n\nExamples:\n  pbxctl ext lock 101\n  pbxctl ext lock 101 102 103\n  pbxctl ext lock --department sales\n  cut -d, -f1 night-shift.csv | pbxctl ext lock -"
+    )]
     Lock {
-        /// Extension number.
-        ext: String,
+        /// Which extensions.
+        #[command(flatten)]
+        targets: Extensions,
     },
-    /// Unblock the terminal and lift its PIN lockouts (VM-6).
-    #[command(after_help = "Example:\n  pbxctl ext unlock 101")]
+    /// Unblock terminals and lift their PIN lockouts (VM-6).
+    #[command(
+        after_help = "Several extensions are changed in one transaction, with a line and an audit row\neach and a summary; the exit code is the worst of theirs.\n\nExamples:\n  pbxctl ext unlock 101\n  pbxctl ext unlock --department sales"
+    )]
     Unlock {
-        /// Extension number.
-        ext: String,
+        /// Which extensions.
+        #[command(flatten)]
+        targets: Extensions,
     },
     /// Set the voicemail PIN, or generate one and print it once; unlocks the mailbox.
     #[command(
@@ -60,6 +66,25 @@ pub enum ExtCommand {
         /// Extension (mailbox) number.
         ext: String,
     },
+}
+
+/// The extensions a bulk action is for: numbers, `-` for numbers on stdin, or a
+/// department.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Extensions {
+    /// Extension numbers; `-` reads more from stdin (separated by spaces or lines).
+    #[arg(value_name = "EXT", required_unless_present = "department")]
+    pub numbers: Vec<String>,
+    /// Every extension of this department.
+    #[arg(long, conflicts_with = "numbers")]
+    pub department: Option<String>,
+}
+
+impl Extensions {
+    /// Whether the numbers are to be read from stdin.
+    pub fn reads_stdin(&self) -> bool {
+        self.numbers.iter().any(|n| n == "-")
+    }
 }
 
 /// `pbxctl vm ...`: a mailbox's messages. Each reads the mailbox's passcode from

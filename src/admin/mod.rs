@@ -2,9 +2,10 @@
 //! and by session files' `pbxctl:` steps, and the JSON views they print.
 
 pub mod action;
+pub mod block;
 pub mod command;
 pub mod view;
 pub mod voicemail;
 
 pub use action::{Admin, Reply};
-pub use command::{CallType, CdrQuery, CodeCommand, ExtCommand, VmCommand};
+pub use command::{CallType, CdrQuery, CodeCommand, ExtCommand, Extensions, VmCommand};

@@ -1,6 +1,6 @@
 //! `pbxctl ext` and `pbxctl code`: load config and plan, open the store, act.
 
-use super::run::{Loaded, load};
+use super::load::{AdminLoaded, load_for_admin};
 use super::{StoreArgs, exit, print};
 use crate::admin::{Admin, CdrQuery, CodeCommand, ExtCommand, Reply, VmCommand};
 use crate::clock::Timestamp;
@@ -23,13 +23,12 @@ fn operator() -> Operator {
 }
 
 fn with_admin(args: &StoreArgs, f: impl FnOnce(&Admin<'_>) -> Reply) -> i32 {
-    let Loaded {
+    let AdminLoaded {
         plan,
         settings,
         store,
-        config,
-        ..
-    } = match load(args) {
+        database,
+    } = match load_for_admin(args) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -41,9 +40,7 @@ fn with_admin(args: &StoreArgs, f: impl FnOnce(&Admin<'_>) -> Reply) -> i32 {
         hasher: &hasher,
         now: Timestamp::now(),
         operator: operator(),
-        data: Some(crate::store::data_folder(
-            &args.db.clone().unwrap_or(config.database),
-        )),
+        data: Some(crate::store::data_folder(&database)),
     };
     let reply = f(&admin);
     print(&reply.stdout);
@@ -54,10 +51,17 @@ fn with_admin(args: &StoreArgs, f: impl FnOnce(&Admin<'_>) -> Reply) -> i32 {
 /// `pbxctl ext ...`.
 pub fn ext(args: &StoreArgs, cmd: &ExtCommand) -> i32 {
     let mut stdin = String::new();
-    if matches!(cmd, ExtCommand::Login { .. })
+    let reads = match cmd {
+        ExtCommand::Login { .. } => Some("the passcode"),
+        ExtCommand::Lock { targets } | ExtCommand::Unlock { targets } if targets.reads_stdin() => {
+            Some("extension numbers")
+        }
+        _ => None,
+    };
+    if let Some(what) = reads
         && std::io::stdin().read_to_string(&mut stdin).is_err()
     {
-        eprintln!("error: cannot read the passcode from stdin");
+        eprintln!("error: cannot read {what} from stdin");
         return exit::USAGE;
     }
     with_admin(args, |a| a.ext(cmd, &stdin))

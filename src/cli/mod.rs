@@ -3,6 +3,8 @@
 mod admin_cmd;
 mod fmt;
 mod lint;
+mod load;
+mod progress;
 mod route;
 mod run;
 mod test;
@@ -65,6 +67,9 @@ pub struct StoreArgs {
     /// The database, instead of the one the config names.
     #[arg(long, env = "PBXCTL_DB", global = true)]
     pub db: Option<PathBuf>,
+    /// Print no progress while provisioning the directory.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 /// The subcommands.

@@ -1,7 +1,7 @@
 //! `pbxctl route`: what dialed digits do from an extension, explained on an in-memory
 //! copy of the store, so nothing the explained call changes reaches the database.
 
-use super::run::load_checked;
+use super::load::load_checked;
 use super::{StoreArgs, exit, print};
 use crate::clock::Timestamp;
 use crate::directory::trunk::{Carrier, emergency_order, in_file_order, outbound_trunk};

@@ -1,82 +1,20 @@
 //! `pbxctl run`: load config, plan, hooks, prompts and store, then serve SIP until a
 //! signal says stop; SIGHUP loads everything again for new calls.
 
+use super::load::{Loaded, Signals, load};
 use super::{StoreArgs, exit};
 use crate::directory::Config;
 use crate::directory::config::{Metrics, Sip};
 use crate::directory::trunk::{DidTarget, in_file_order};
-use crate::directory::validate::Settings;
-use crate::dsl::Plan;
-use crate::hooks::Hooks;
 use crate::media::prompt_set::PromptSet;
 use crate::sip::auth::{Algorithm, Nonces, Password};
 use crate::sip::edge::{Control, EdgeConfig, PlanParts, serve};
 use crate::sip::source_guard::GuardPolicy;
 use crate::sip::switch::Settings as SwitchSettings;
 use crate::sip::trunk::{CallerId, Did, Trunk, Trunks};
-use crate::store::{SecretHasher, SqliteStore, StoreError};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use tracing::warn;
-
-/// Everything loaded from a config file.
-pub struct Loaded {
-    /// The config.
-    pub config: Config,
-    /// Its dialplan.
-    pub plan: Plan,
-    /// The plan's hooks, compiled.
-    pub hooks: Hooks,
-    /// Settings in force.
-    pub settings: Settings,
-    /// The open, provisioned store.
-    pub store: SqliteStore,
-}
-
-/// Loads config, plan and store; prints diagnostics and returns the exit code on failure.
-pub fn load(args: &StoreArgs) -> Result<Loaded, i32> {
-    let (config, plan, hooks, settings) = load_checked(args)?;
-    let db = args.db.clone().unwrap_or_else(|| config.database.clone());
-    let fail = |e: StoreError| {
-        eprintln!("error: {e}");
-        exit::DATABASE
-    };
-    let store = SqliteStore::open(&db).map_err(fail)?;
-    store
-        .provision(&config.directory, &SecretHasher::production())
-        .map_err(fail)?;
-    Ok(Loaded {
-        config,
-        plan,
-        hooks,
-        settings,
-        store,
-    })
-}
-
-/// Loads and checks config, plan and hooks, opening nothing; prints diagnostics and
-/// returns the exit code on failure.
-pub fn load_checked(args: &StoreArgs) -> Result<(Config, Plan, Hooks, Settings), i32> {
-    let config = Config::load(&args.config).map_err(|f| {
-        eprint!("{}", f.render());
-        exit::USAGE
-    })?;
-    let plan = crate::dsl::load(&config.dialplan).map_err(|f| {
-        eprint!("{}", f.render());
-        exit::USAGE
-    })?;
-    let hooks = Hooks::compile(&plan).map_err(|ds| {
-        ds.iter()
-            .for_each(|d| eprint!("{}", d.render(&plan.sources)));
-        exit::USAGE
-    })?;
-    let settings = config.validate(&plan).map_err(|ds| {
-        ds.iter()
-            .for_each(|d| eprint!("{}", d.render(&config.sources)));
-        exit::USAGE
-    })?;
-    Ok((config, plan, hooks, settings))
-}
 
 /// The trunks of a (checked) config, in its order, each address resolved now.
 fn trunks(config: &Config) -> Result<Trunks, String> {
@@ -177,7 +115,7 @@ pub fn run(args: &StoreArgs, record: Option<&std::path::Path>) -> i32 {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let loaded = match load(args) {
+    let loaded = match load(args, Signals::Stop) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -344,7 +282,7 @@ async fn signals(
             _ = hup.recv() => {
                 let args = args.clone();
                 let reloaded = tokio::task::spawn_blocking(move || {
-                    let loaded = load(&args).map_err(|_| "see the diagnostics above".to_owned())?;
+                    let loaded = load(&args, Signals::Leave).map_err(|_| "see the diagnostics above".to_owned())?;
                     let (parts, config) = plan_parts(loaded)?;
                     let trunks = trunks(&config)?;
                     Ok::<_, String>((parts, config, trunks))

@@ -338,3 +338,50 @@ fn vm_export_and_delete_work_on_the_audio_beside_the_database() {
         "no passcode in the audit log"
     );
 }
+
+#[test]
+fn bulk_lock_and_unlock_take_numbers_stdin_or_a_department() {
+    let tmp = tempfile::tempdir().unwrap();
+    department_config(tmp.path());
+    let d = tmp.path();
+    let lock = pbxctl(d, &["ext", "lock", "201", "999", "202", "201"]);
+    assert_eq!(lock.status, 3, "the worst: an unknown extension");
+    assert_eq!(
+        lock.stdout,
+        "extension 201 locked\nextension 202 locked\n\
+         ext lock: 3 extensions: 2 locked, 1 unknown\n"
+    );
+    assert_eq!(lock.stderr, "error: unknown extension 999\n");
+
+    let sales = pbxctl(d, &["ext", "lock", "--department", "sales"]);
+    assert_eq!(sales.status, 0);
+    assert_eq!(
+        sales.stdout,
+        "extension 201 is already locked; nothing changed\n\
+         extension 202 is already locked; nothing changed\n\
+         ext lock: 2 extensions: 2 already locked\n"
+    );
+    let nobody = pbxctl(d, &["ext", "lock", "--department", "Sales"]);
+    assert_eq!(
+        (nobody.status, nobody.stderr.as_str()),
+        (3, "error: no extension is in department Sales\n")
+    );
+
+    let piped = pbxctl_stdin(d, &["ext", "unlock", "-"], "202\n203 201\n");
+    assert_eq!(piped.status, 0, "{}", piped.stderr);
+    assert_eq!(
+        piped.stdout,
+        "extension 202 unlocked\nextension 203 was not locked; nothing changed\n\
+         extension 201 unlocked\next unlock: 3 extensions: 2 unlocked, 1 not locked\n"
+    );
+    let empty = pbxctl_stdin(d, &["ext", "unlock", "-"], "\n");
+    assert_eq!(empty.status, 2);
+    let both = pbxctl(d, &["ext", "lock", "201", "--department", "sales"]);
+    assert_eq!(both.status, 2, "numbers or a department, not both");
+
+    // One audit row per extension acted on; none for the unknown one.
+    let audit = pbxctl(d, &["audit", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&audit.stdout).unwrap();
+    let targets: Vec<&str> = rows.iter().map(|r| r["target"].as_str().unwrap()).collect();
+    assert_eq!(targets, ["201", "202", "201", "202", "202", "203", "201"]);
+}
