@@ -69,9 +69,10 @@ impl ProvisionProgress for Progress {
         if std::io::stderr().is_terminal() {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            // Short enough for an 80-column terminal, where a wrapped bar redraws badly.
             bar.set_style(
                 ProgressStyle::with_template(
-                    "provisioning: hashing new secrets [{bar:30}] {pos}/{len} on {msg}, {elapsed} (about {eta} left)",
+                    "provisioning [{bar:24}] {pos}/{len} secrets, {msg}, {elapsed} (~{eta} left)",
                 )
                 .expect("a valid template")
                 .progress_chars("=> "),
