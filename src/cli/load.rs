@@ -11,7 +11,7 @@ use crate::directory::validate::{self, Settings};
 use crate::dsl::Plan;
 use crate::hooks::Hooks;
 use crate::os::StopRequest;
-use crate::store::provenance::{file_hash, plan_hash};
+use crate::store::provenance::{PBXCTL_VERSION, file_hash, plan_hash};
 use crate::store::{Provenance, Provisioned, SecretHasher, SqliteStore, StoreError};
 use std::path::{PathBuf, absolute};
 
@@ -130,6 +130,7 @@ fn unchanged(args: &StoreArgs) -> Option<AdminLoaded> {
     if !named_here
         || from.config != absolute(&args.config).ok()?
         || from.config_hash != file_hash(&bytes)
+        || from.pbxctl != PBXCTL_VERSION
     {
         return None;
     }
@@ -206,5 +207,56 @@ fn provenance(config: &Config, plan: &Plan) -> Option<Provenance> {
             .iter()
             .map(|(name, v)| (name.clone(), v.value.clone()))
             .collect(),
+        pbxctl: PBXCTL_VERSION.into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_same_config_plan_and_pbxctl_skip_the_full_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = concat!(env!("CARGO_MANIFEST_DIR"), "/dialplans/default.pbx");
+        let config = dir.path().join("pbx.yaml");
+        let text = format!(
+            "dialplan: {plan}\ndatabase: pbx.db\nsystem: {{ mailbox_lockout: false }}\nextensions:\n  \"201\": {{}}\n"
+        );
+        std::fs::write(&config, &text).unwrap();
+        let args = StoreArgs {
+            config: config.clone(),
+            db: None,
+            quiet: true,
+        };
+        assert!(unchanged(&args).is_none(), "no database yet");
+        let full = load_for_admin(&args).ok().unwrap();
+        assert_eq!(full.database, dir.path().join("pbx.db"));
+        drop(full);
+
+        let quick = unchanged(&args).expect("provisioned from these very files");
+        let lockout = quick.plan.settings.id("mailbox_lockout").unwrap();
+        assert_eq!(
+            quick.settings.get(lockout),
+            &crate::dsl::value::Value::Bool(false),
+            "the config's settings, from the record"
+        );
+
+        // A database another pbxctl provisioned is provisioned again.
+        let loaded = Config::load(&config).unwrap();
+        let mut from = quick.store.provenance().unwrap().unwrap();
+        from.pbxctl = "0.0.1".into();
+        quick
+            .store
+            .write_directory(&loaded.directory, Some(&from))
+            .unwrap();
+        assert!(unchanged(&args).is_none());
+
+        // So is one named by another path to another database.
+        let other = StoreArgs {
+            db: Some(dir.path().join("other.db")),
+            ..args
+        };
+        assert!(unchanged(&other).is_none());
+    }
 }

@@ -22,7 +22,13 @@ pub struct Provenance {
     pub database: PathBuf,
     /// The config's `system:` overrides.
     pub system: serde_json::Map<String, serde_json::Value>,
+    /// The pbxctl version that provisioned it: another version checks and provisions
+    /// in full, since its rules or stored forms may differ.
+    pub pbxctl: String,
 }
+
+/// This pbxctl's version, as [`Provenance::pbxctl`] records it.
+pub const PBXCTL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// SHA-256 of a file's bytes, in hex.
 pub fn file_hash(bytes: &[u8]) -> String {

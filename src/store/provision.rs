@@ -283,6 +283,7 @@ mod tests {
                 .as_object()
                 .unwrap()
                 .clone(),
+            pbxctl: "0.1.0".into(),
         };
         assert_eq!(store.provenance().unwrap(), None);
         store

@@ -100,7 +100,8 @@ pub const MIGRATIONS: &[&str] = &[
         plan_hash   TEXT NOT NULL,
         dialplan    TEXT NOT NULL,
         database    TEXT NOT NULL,
-        system      TEXT NOT NULL
+        system      TEXT NOT NULL,
+        pbxctl      TEXT NOT NULL
     );
     ",
 ];

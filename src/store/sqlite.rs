@@ -216,11 +216,12 @@ impl SqliteStore {
             }
             if let Some(p) = from {
                 c.execute(
-                    "INSERT INTO provisioned_from (id, config, config_hash, plan_hash, dialplan, database, system)
-                     VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+                    "INSERT INTO provisioned_from (id, config, config_hash, plan_hash, dialplan, database, system, pbxctl)
+                     VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (id) DO UPDATE SET config = excluded.config, config_hash = excluded.config_hash,
                          plan_hash = excluded.plan_hash, dialplan = excluded.dialplan,
-                         database = excluded.database, system = excluded.system",
+                         database = excluded.database, system = excluded.system,
+                         pbxctl = excluded.pbxctl",
                     params![
                         p.config.to_string_lossy(),
                         p.config_hash,
@@ -228,6 +229,7 @@ impl SqliteStore {
                         p.dialplan.to_string_lossy(),
                         p.database.to_string_lossy(),
                         serde_json::Value::Object(p.system.clone()).to_string(),
+                        p.pbxctl,
                     ],
                 )?;
             }
@@ -239,7 +241,7 @@ impl SqliteStore {
     pub fn provenance(&self) -> StoreResult<Option<Provenance>> {
         self.conn
             .query_row(
-                "SELECT config, config_hash, plan_hash, dialplan, database, system FROM provisioned_from",
+                "SELECT config, config_hash, plan_hash, dialplan, database, system, pbxctl FROM provisioned_from",
                 [],
                 |r| {
                     let system: String = r.get(5)?;
@@ -251,6 +253,7 @@ impl SqliteStore {
                         database: PathBuf::from(r.get::<_, String>(4)?),
                         // Only this module writes the column.
                         system: serde_json::from_str(&system).unwrap_or_default(),
+                        pbxctl: r.get(6)?,
                     })
                 },
             )
