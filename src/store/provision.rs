@@ -1,5 +1,5 @@
 //! Provisioning a directory into the store. Hashing new secrets is the slow part
-//! (argon2id at production cost, about 20 ms each), so it runs on every core and is
+//! (argon2id at production cost, tens of milliseconds each), so it runs on every core and is
 //! stored as it goes: an interrupted run keeps what it hashed, and the next run hashes
 //! only the rest. The directory itself is written last, in one transaction, with what
 //! it was provisioned from; until then the store still says it needs provisioning.
@@ -296,5 +296,13 @@ mod tests {
             )
             .unwrap();
         assert_eq!(store.provenance().unwrap(), Some(from));
+        store
+            .provision(&directory(1), &SecretHasher::fast())
+            .unwrap();
+        assert_eq!(
+            store.provenance().unwrap(),
+            None,
+            "provisioned from no file: the record goes"
+        );
     }
 }

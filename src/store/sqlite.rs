@@ -176,7 +176,7 @@ impl SqliteStore {
 
     /// Writes the directory's extensions and codes (configuration always follows the
     /// file), removes extensions no longer in it with their secrets, and records what
-    /// it was provisioned from: one transaction.
+    /// it was provisioned from (or that it was no config file): one transaction.
     pub fn write_directory(&self, dir: &Directory, from: Option<&Provenance>) -> StoreResult<()> {
         self.write(|c| {
             let existing: Vec<String> =
@@ -232,6 +232,9 @@ impl SqliteStore {
                         p.pbxctl,
                     ],
                 )?;
+            } else {
+                // Provisioned from no file: no record may claim otherwise.
+                c.execute("DELETE FROM provisioned_from", [])?;
             }
             Ok(())
         })
