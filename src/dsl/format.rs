@@ -290,23 +290,9 @@ impl Layout {
 /// Whether a rule begins a line of its own kind: an item, statement, clause or class line.
 fn is_start(which: Rule) -> bool {
     parse::is_statement(which)
-        || matches!(
-            which,
-            Rule::include
-                | Rule::setting
-                | Rule::policy
-                | Rule::class
-                | Rule::hook
-                | Rule::sub
-                | Rule::rule
-                | Rule::class_line
-                | Rule::p_secret
-                | Rule::p_length
-                | Rule::p_attempts
-                | Rule::p_lockout
-                | Rule::p_unlock_by
-                | Rule::p_unlock_does
-        )
+        || parse::is_item(which)
+        || parse::is_policy_clause(which)
+        || which == Rule::class_line
 }
 
 // ---------------------------------------------------------------------------

@@ -73,6 +73,35 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
     Diagnostic::error("syntax", Span::new(file, start, end), message).with_label(label)
 }
 
+/// Whether a grammar rule is one of the plan's items (`set`, `policy`, `dial`, ...):
+/// the one list, for the parser's messages and the formatter's line starts.
+pub(crate) fn is_item(which: Rule) -> bool {
+    matches!(
+        which,
+        Rule::include
+            | Rule::setting
+            | Rule::policy
+            | Rule::class
+            | Rule::hook
+            | Rule::sub
+            | Rule::rule
+    )
+}
+
+/// Whether a grammar rule is one of a policy's clauses (`secret`, `length`, ...): the
+/// one list, for the parser's messages and the formatter's line starts.
+pub(crate) fn is_policy_clause(which: Rule) -> bool {
+    matches!(
+        which,
+        Rule::p_secret
+            | Rule::p_length
+            | Rule::p_attempts
+            | Rule::p_lockout
+            | Rule::p_unlock_by
+            | Rule::p_unlock_does
+    )
+}
+
 /// Whether a grammar rule is one of the statements (`play`, `check`, `if`, ...): the one
 /// list, for the parser's messages and the formatter's line starts.
 pub(crate) fn is_statement(which: Rule) -> bool {
@@ -109,19 +138,12 @@ pub(crate) fn is_statement(which: Rule) -> bool {
 
 /// Names a grammar rule the way a plan author thinks of it.
 fn describe(which: Rule) -> &'static str {
+    const ITEM: &str = "an item (set, policy, class, hook, sub, dial, inbound, incoming, incall)";
+    const POLICY_CLAUSE: &str = "a policy clause (secret, length, attempts, lockout, unlock)";
     match which {
         Rule::EOI => "end of file",
-        Rule::item
-        | Rule::include
-        | Rule::setting
-        | Rule::policy
-        | Rule::class
-        | Rule::hook
-        | Rule::sub
-        | Rule::rule
-        | Rule::rule_kind => {
-            "an item (set, policy, class, hook, sub, dial, inbound, incoming, incall)"
-        }
+        Rule::item | Rule::rule_kind => ITEM,
+        w if is_item(w) => ITEM,
         Rule::stmt | Rule::alert_busy => "a statement",
         w if is_statement(w) => "a statement",
         Rule::block => "`{`",
@@ -162,13 +184,8 @@ fn describe(which: Rule) -> &'static str {
         | Rule::p_range
         | Rule::p_rest
         | Rule::p_capture => "a dial pattern, `any`, `extension` or `in SETTING`",
-        Rule::policy_clause
-        | Rule::p_secret
-        | Rule::p_length
-        | Rule::p_attempts
-        | Rule::p_lockout
-        | Rule::p_unlock_by
-        | Rule::p_unlock_does => "a policy clause (secret, length, attempts, lockout, unlock)",
+        Rule::policy_clause => POLICY_CLAUSE,
+        w if is_policy_clause(w) => POLICY_CLAUSE,
         Rule::lockout_off | Rule::lockout_after => "`off` or `after N`",
         Rule::per_call => "`per call`",
         Rule::unlocker => "`admin`, `manager` or `owner`",
