@@ -133,6 +133,28 @@ impl Admin<'_> {
         self.plan.policy(owner, secret)
     }
 
+    /// The extension numbers, in order: all, or those of one department.
+    pub(super) fn extension_numbers(
+        &self,
+        department: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut numbers = self.store.extension_numbers()?;
+        if let Some(d) = department {
+            let mut of_department = Vec::new();
+            for n in numbers {
+                if self
+                    .store
+                    .extension(&n)?
+                    .is_some_and(|e| e.config.department.as_deref() == Some(d))
+                {
+                    of_department.push(n);
+                }
+            }
+            numbers = of_department;
+        }
+        Ok(numbers)
+    }
+
     fn unlock_code(&self, code: &str) -> Result<Reply, StoreError> {
         if self.store.code(code)?.is_none() {
             return Ok(self.unknown("code", code));
@@ -309,13 +331,7 @@ impl Admin<'_> {
         numbers: bool,
     ) -> Result<Reply, StoreError> {
         let mut views = Vec::new();
-        for n in self.store.extension_numbers()? {
-            let Some(record) = self.store.extension(&n)? else {
-                continue;
-            };
-            if department.is_some_and(|d| record.config.department.as_deref() != Some(d)) {
-                continue;
-            }
+        for n in self.extension_numbers(department)? {
             views.extend(view::extension(self.store, &n)?);
         }
         if json {

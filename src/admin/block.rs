@@ -122,17 +122,8 @@ impl Admin<'_> {
         targets: &Extensions,
         stdin: &str,
     ) -> Result<Result<Vec<String>, Reply>, StoreError> {
-        let mut numbers: Vec<String> = Vec::new();
         if let Some(department) = &targets.department {
-            for n in self.store.extension_numbers()? {
-                if self
-                    .store
-                    .extension(&n)?
-                    .is_some_and(|e| e.config.department.as_deref() == Some(department))
-                {
-                    numbers.push(n);
-                }
-            }
+            let numbers = self.extension_numbers(Some(department))?;
             if numbers.is_empty() {
                 return Ok(Err(Reply::fail(
                     3,
@@ -141,6 +132,7 @@ impl Admin<'_> {
             }
             return Ok(Ok(numbers));
         }
+        let mut numbers: Vec<String> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for n in &targets.numbers {
             let given: Vec<&str> = if n == "-" {
