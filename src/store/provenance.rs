@@ -32,7 +32,7 @@ pub const PBXCTL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// SHA-256 of a file's bytes, in hex.
 pub fn file_hash(bytes: &[u8]) -> String {
-    hex(Sha256::digest(bytes).as_slice())
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// SHA-256 over the text of every file a plan was read from, included files and hook
@@ -47,11 +47,7 @@ pub fn plan_hash(plan: &Plan) -> String {
         h.update((text.len() as u64).to_le_bytes());
         h.update(text.as_bytes());
     }
-    hex(h.finalize().as_slice())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h.finalize())
 }
 
 #[cfg(test)]

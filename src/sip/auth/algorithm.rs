@@ -86,23 +86,12 @@ pub(super) fn h(hash: Hash, parts: &[&str]) -> String {
             }
             d.update(part.as_bytes());
         }
-        to_hex(&d.finalize())
+        hex::encode(d.finalize())
     }
     match hash {
         Hash::Md5 => joined::<Md5>(parts),
         Hash::Sha256 => joined::<Sha256>(parts),
     }
-}
-
-/// Lowercase hex.
-pub(super) fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
 }
 
 /// Decodes lowercase hex only: what we mint and store is lowercase, so anything else
@@ -151,7 +140,7 @@ mod tests {
 
     #[test]
     fn hex_is_lowercase_only() {
-        assert_eq!(to_hex(&[0x00, 0xab, 0xff]), "00abff");
+        assert_eq!(hex::encode([0x00, 0xab, 0xff]), "00abff");
         assert_eq!(from_hex("00abff"), Some(vec![0x00, 0xab, 0xff]));
         for bad in ["0", "AB", "zz", "é1"] {
             assert_eq!(from_hex(bad), None, "{bad}");

@@ -1,7 +1,7 @@
 //! Nonces that carry their own issue time and serial number, authenticated with
 //! HMAC-SHA-256, so checking one needs no lookup.
 
-use super::algorithm::{from_hex, to_hex};
+use super::algorithm::from_hex;
 use crate::clock::{Duration, Timestamp};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -68,9 +68,9 @@ impl Nonces {
         let serial_bytes = serial.to_be_bytes();
         let mac = self.mac(&issued, &serial_bytes);
         let mut nonce = String::with_capacity(64);
-        nonce.push_str(&to_hex(&issued));
-        nonce.push_str(&to_hex(&serial_bytes));
-        nonce.push_str(&to_hex(&mac));
+        nonce.push_str(&hex::encode(issued));
+        nonce.push_str(&hex::encode(serial_bytes));
+        nonce.push_str(&hex::encode(mac));
         (nonce, serial)
     }
 
@@ -167,7 +167,11 @@ mod tests {
             assert_eq!(nonces.check(&tampered, t0), NonceState::Invalid, "{i}");
         }
         // Moving the time forward to extend the lifetime does not work either.
-        let later = format!("{}{}", to_hex(&(t0.0 + 60_000).to_be_bytes()), &nonce[16..]);
+        let later = format!(
+            "{}{}",
+            hex::encode((t0.0 + 60_000).to_be_bytes()),
+            &nonce[16..]
+        );
         assert_eq!(
             nonces.check(&later, t0.after(Duration::seconds(60))),
             NonceState::Invalid
@@ -199,7 +203,7 @@ mod tests {
         mac.update(b"what do ya ");
         mac.update(b"want for nothing?");
         assert_eq!(
-            to_hex(&mac.finalize().into_bytes()),
+            hex::encode(mac.finalize().into_bytes()),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }
