@@ -55,8 +55,7 @@ pub enum Signals {
 /// diagnostics and returns the exit code on failure.
 pub fn load(args: &StoreArgs, signals: Signals) -> Result<Loaded, i32> {
     let (config, plan, hooks, settings) = load_checked(args)?;
-    let db = args.db.clone().unwrap_or_else(|| config.database.clone());
-    let store = SqliteStore::open(&db).map_err(database_error)?;
+    let store = SqliteStore::open(&args.database(&config)).map_err(database_error)?;
     provision(&store, &config, &plan, args.quiet, signals)?;
     Ok(Loaded {
         config,
@@ -78,7 +77,7 @@ pub fn load_for_admin(args: &StoreArgs) -> Result<AdminLoaded, i32> {
         plan: loaded.plan,
         settings: loaded.settings,
         store: loaded.store,
-        database: args.db.clone().unwrap_or(loaded.config.database),
+        database: args.database(&loaded.config),
     })
 }
 

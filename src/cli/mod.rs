@@ -72,6 +72,13 @@ pub struct StoreArgs {
     pub quiet: bool,
 }
 
+impl StoreArgs {
+    /// The database in use: `--db`, else the one the config names.
+    pub fn database(&self, config: &crate::directory::Config) -> PathBuf {
+        self.db.clone().unwrap_or_else(|| config.database.clone())
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

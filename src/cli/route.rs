@@ -30,7 +30,7 @@ pub fn run(args: &StoreArgs, digits: &str, from: &str, at: Option<&str>, json: b
         Ok(l) => l,
         Err(code) => return code,
     };
-    let db = args.db.clone().unwrap_or_else(|| config.database.clone());
+    let db = args.database(&config);
     let copy = if db.exists() {
         SqliteStore::copy_of(&db)
     } else {

@@ -152,7 +152,7 @@ pub fn run(args: &StoreArgs, record: Option<&std::path::Path>) -> i32 {
         advertised,
         rtp_ports: sip.rtp_ports,
         switch: switch_settings(sip, local, Nonces::generate_key(), trunks),
-        database: args.db.clone().unwrap_or_else(|| config.database.clone()),
+        database: args.database(&config),
         drain: sip.drain,
         tcp: sip.tcp.clone(),
         record: record.map(std::path::Path::to_path_buf),
